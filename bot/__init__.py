@@ -1,0 +1,1 @@
+"""Telegram and console front end of the Smart Procurement Bot."""

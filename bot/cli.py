@@ -1,0 +1,111 @@
+"""The `procurebot` command line: run, console, seed, backtest."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.bootstrap import open_services
+from bot.console import run_console
+from bot.settings import Settings, SettingsError, load_settings
+from core.adapters.sqlite import Database, SchemaTooNew
+from core.ports import SystemClock
+from data import demo
+
+log = logging.getLogger("procurebot")
+
+USAGE_ERROR = 2
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs each request URL at INFO, and the bot token is part of that URL.
+    for noisy in ("httpx", "httpcore", "cmdstanpy", "prophet", "matplotlib", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="procurebot",
+        description="Smart Procurement Bot: raw-material prices, forecasts, stock and vendors.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", help="start the Telegram bot (the console without a token)")
+    commands.add_parser("console", help="the chat commands in this terminal, as an admin")
+    seed = commands.add_parser("seed", help="load the demo data; safe to run twice")
+    seed.add_argument("--force", action="store_true", help="reload the demo data over it")
+    backtest = commands.add_parser("backtest", help="rolling-origin evaluation of the forecaster")
+    backtest.add_argument("--csv", required=True, metavar="FILE", help="price history CSV")
+    backtest.add_argument("--date-column", default="date", metavar="COL")
+    backtest.add_argument("--price-column", metavar="COL", help="default: the first numeric column")
+    backtest.add_argument("--horizon", type=int, default=7, metavar="N", help="rows ahead")
+    backtest.add_argument("--origins", type=int, default=100, metavar="N")
+    backtest.add_argument("--output", metavar="OUT.csv", help="per-origin results")
+    return parser
+
+
+async def _console(settings: Settings) -> int:
+    async with open_services(settings) as services:
+        await run_console(
+            services,
+            settings.database_path.parent / "charts",
+            sys.stdin,
+            sys.stdout,
+            prompt=sys.stdin.isatty(),
+        )
+    return 0
+
+
+async def _seed(settings: Settings, force: bool) -> int:
+    db = await Database.open(settings.database_path)
+    try:
+        result = await demo.seed(db, SystemClock().now().date(), force=force)
+    finally:
+        await db.close()
+    print(result.describe(settings.database_path))
+    return 0
+
+
+async def _run(settings: Settings) -> int:
+    if settings.telegram_bot_token is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            print(
+                "TELEGRAM_BOT_TOKEN is not set, so the bot cannot reach Telegram: starting the "
+                "local console instead (put the token from @BotFather in .env to run the bot)."
+            )
+            return await _console(settings)
+        print(
+            "TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather in .env "
+            "(TELEGRAM_BOT_TOKEN=...) or in the environment, or use `procurebot console`.",
+            file=sys.stderr,
+        )
+        return USAGE_ERROR
+    print("The Telegram bot is not built yet; use `procurebot console` meanwhile.", file=sys.stderr)
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return USAGE_ERROR
+    configure_logging(settings.log_level)
+    try:
+        if args.command == "console":
+            return asyncio.run(_console(settings))
+        if args.command == "seed":
+            return asyncio.run(_seed(settings, args.force))
+        if args.command == "run":
+            return asyncio.run(_run(settings))
+        print("Backtesting arrives with the forecasting service; it is not built yet.")
+        return 1
+    except SchemaTooNew as error:
+        print(error, file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,303 @@
+"""The chat commands, shared by Telegram and the console: parse arguments, call one core
+service, format the reply. No SQL and no business rule here."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import re
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from bot import charts
+from bot.formatting import (
+    Button,
+    Reply,
+    alert_report,
+    esc,
+    price_detail,
+    price_overview,
+    stock_report,
+    vendor_report,
+)
+from core.errors import UnknownMaterial, UserError
+from core.models import Material, Role
+from core.services import Services
+
+CHART_DAYS = 30
+DEFAULT_ALERTS = 10
+MAX_ALERTS = 100
+
+
+class Renderer:
+    """Draws charts off the event loop, in the given executor (default: a worker thread)."""
+
+    def __init__(self, executor: Executor | None = None) -> None:
+        self._executor = executor
+
+    async def __call__(self, draw: Callable[..., bytes], *args: Any) -> bytes:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, draw, *args)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks, from which chat; `role` None means no access."""
+
+    user_id: int
+    role: Role | None
+    chat_id: int
+    is_group: bool = False
+
+
+@dataclass(frozen=True)
+class Request:
+    args: tuple[str, ...]
+    caller: Caller
+    services: Services
+    render: Renderer
+
+    def material(self, usage: str) -> Material:
+        """The material named by the arguments; a missing one is a usage error."""
+        if not self.args:
+            raise UserError(
+                f"Which material? Usage: {usage}, one of: {', '.join(self.services.catalog.keys)}."
+            )
+        return self.services.catalog.resolve(" ".join(self.args))
+
+    def no_args(self, usage: str) -> None:
+        if self.args:
+            raise UserError(f"{usage} takes no arguments, got '{' '.join(self.args)}'.")
+
+
+Handler = Callable[[Request], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    example: str
+    summary: str
+    handler: Handler
+    admin_only: bool = False
+
+
+def _material_buttons(services: Services, command: str) -> tuple[Button, ...]:
+    return tuple(Button(m.name, f"{command} {m.key}") for m in services.catalog)
+
+
+async def price(request: Request) -> Reply:
+    """/price [MATERIAL]: every price with its change, or one material with a 30-day chart."""
+    services = request.services
+    if not request.args:
+        overview = price_overview(await services.prices.summaries())
+        return Reply(overview, choices=_material_buttons(services, "/price"), refresh="/price")
+    material = request.material("/price MATERIAL")
+    summary = await services.prices.summary(material)
+    points = await services.prices.history(material, CHART_DAYS)
+    if not points:
+        return Reply(f"No price for {esc(material.name)} yet.")
+    prices = [p.price for p in points]
+    text = price_detail(summary, min(prices), max(prices), CHART_DAYS)
+    chart = await request.render(charts.price_chart, material, points, CHART_DAYS)
+    return Reply(text, chart, f"price-{material.key}", refresh=f"/price {material.key}")
+
+
+async def forecast(request: Request) -> Reply:
+    """/forecast MATERIAL: the 7-day forecast and recommendation (being built)."""
+    if not request.args:
+        return Reply(
+            "Which material? Usage: /forecast MATERIAL",
+            choices=_material_buttons(request.services, "/forecast"),
+        )
+    material = request.material("/forecast MATERIAL")
+    return Reply(
+        f"Forecasts are coming soon: a 7-day forecast for {esc(material.name)} with its measured "
+        "accuracy and a BUY NOW / WAIT / MONITOR recommendation. Until then, "
+        f"/price {esc(material.key)} shows the 30-day trend."
+    )
+
+
+async def stock(request: Request) -> Reply:
+    """/stock [MATERIAL]: stock, daily use, days of cover and reorder point, low ones first."""
+    inventory = request.services.inventory
+    if request.args:
+        material = request.material("/stock [MATERIAL]")
+        statuses = [await inventory.status(material)]
+        command = f"/stock {material.key}"
+    else:
+        statuses = await inventory.statuses()
+        command = "/stock"
+    if not statuses:
+        return Reply(stock_report(statuses))
+    today = request.services.clock.now().date()
+    chart = await request.render(charts.stock_chart, statuses, today)
+    return Reply(stock_report(statuses), chart, "stock", refresh=command)
+
+
+async def vendors(request: Request) -> Reply:
+    """/vendors MATERIAL: vendors ranked, the best pick and why."""
+    services = request.services
+    if not request.args:
+        return Reply(
+            "Which material? Usage: /vendors MATERIAL",
+            choices=_material_buttons(services, "/vendors"),
+        )
+    material = request.material("/vendors MATERIAL")
+    ranking = await services.vendors.ranking(material)
+    if not any(r.comparable for r in ranking.ranked):
+        return Reply(vendor_report(ranking))
+    today = services.clock.now().date()
+    chart = await request.render(charts.vendor_chart, ranking, today)
+    return Reply(
+        vendor_report(ranking), chart, f"vendors-{material.key}", refresh=f"/vendors {material.key}"
+    )
+
+
+_NUMBERISH = re.compile(r"^[+-]?\d+([.,]\d*)?$")
+
+
+async def alerts(request: Request) -> Reply:
+    """/alerts [N | MATERIAL]: the last N alerts (default 10), newest first."""
+    limit, material = DEFAULT_ALERTS, None
+    if len(request.args) == 1 and _NUMBERISH.match(request.args[0]):
+        text = request.args[0]
+        if not text.isdigit() or not 1 <= int(text) <= MAX_ALERTS:
+            raise UserError(
+                f"N must be a whole number from 1 to {MAX_ALERTS}, got '{text}'. "
+                "Example: /alerts 20"
+            )
+        limit = int(text)
+    elif request.args:
+        try:
+            material = request.material("/alerts [N | MATERIAL]")
+        except UnknownMaterial:
+            raise UserError(
+                f"'{' '.join(request.args)}' is neither a number of alerts (1 to {MAX_ALERTS}) nor "
+                f"a material ({', '.join(request.services.catalog.keys)}). "
+                "Examples: /alerts 20, /alerts copper"
+            ) from None
+    history = await request.services.alerts.history(limit, material)
+    refresh = " ".join(("/alerts", *request.args))
+    return Reply(alert_report(history, material), refresh=refresh)
+
+
+async def subscribe(request: Request) -> Reply:
+    """/subscribe: alerts for this chat (being built)."""
+    request.no_args("/subscribe")
+    return Reply(
+        "Alert subscriptions are coming soon: this chat will get price, stock and buy-signal "
+        "alerts as they happen. Until then, /alerts shows the history."
+    )
+
+
+async def unsubscribe(request: Request) -> Reply:
+    """/unsubscribe: stop alerts for this chat (being built)."""
+    request.no_args("/unsubscribe")
+    return Reply("Alert subscriptions are coming soon; this chat gets no alerts yet.")
+
+
+async def start(request: Request) -> Reply:
+    """/start: welcome, what the bot does, and the commands."""
+    return Reply(
+        "<b>Welcome to the Smart Procurement Bot.</b>\n"
+        "Ask for raw-material prices, 7-day forecasts with a BUY NOW / WAIT / MONITOR "
+        "recommendation, stock cover and vendor comparisons; get alerts when something needs "
+        "action.\n\n" + _command_list(request)
+    )
+
+
+async def help_(request: Request) -> Reply:
+    """/help: every command with an example."""
+    request.no_args("/help")
+    return Reply(_command_list(request))
+
+
+def _command_list(request: Request) -> str:
+    lines = ["<b>Commands</b>"]
+    for command in COMMANDS.values():
+        if command.admin_only and request.caller.role is not Role.ADMIN:
+            continue
+        lines.append(
+            f"{esc(command.usage)}: {esc(command.summary)} <i>e.g.</i> {esc(command.example)}"
+        )
+    lines.append(f"Materials: {esc(', '.join(request.services.catalog.keys))}")
+    return "\n".join(lines)
+
+
+COMMANDS: dict[str, Command] = {
+    c.name: c
+    for c in (
+        Command("start", "/start", "/start", "welcome and the command list.", start),
+        Command("help", "/help", "/help", "every command with an example.", help_),
+        Command(
+            "price",
+            "/price [MATERIAL]",
+            "/price copper",
+            "latest prices with 1- and 7-day change; one material adds a 30-day chart.",
+            price,
+        ),
+        Command(
+            "forecast",
+            "/forecast MATERIAL",
+            "/forecast aluminium",
+            "7-day forecast, chart, BUY NOW / WAIT / MONITOR and the model's accuracy.",
+            forecast,
+        ),
+        Command(
+            "stock",
+            "/stock [MATERIAL]",
+            "/stock",
+            "stock, daily use, days of cover and reorder point, low ones first.",
+            stock,
+        ),
+        Command(
+            "vendors",
+            "/vendors MATERIAL",
+            "/vendors steel",
+            "vendors ranked by price, delivery and rating, with the best pick.",
+            vendors,
+        ),
+        Command(
+            "alerts",
+            "/alerts [N | MATERIAL]",
+            "/alerts 20",
+            "the last N alerts (default 10), newest first.",
+            alerts,
+        ),
+        Command("subscribe", "/subscribe", "/subscribe", "send alerts to this chat.", subscribe),
+        Command(
+            "unsubscribe", "/unsubscribe", "/unsubscribe", "stop alerts to this chat.", unsubscribe
+        ),
+    )
+}
+
+
+def parse(line: str) -> tuple[str, tuple[str, ...]]:
+    """'/price@ProcureBot Copper' -> ('price', ('Copper',))."""
+    words = line.strip().split()
+    name = words[0].removeprefix("/").split("@", 1)[0].lower() if words else ""
+    return name, tuple(words[1:])
+
+
+def unknown_command(name: str) -> Reply:
+    close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
+    hint = f" Did you mean /{close[0]}?" if close else ""
+    return Reply(f"Unknown command /{esc(name)}.{hint} Send /help for the list.")
+
+
+async def execute(
+    name: str, args: tuple[str, ...], caller: Caller, services: Services, render: Renderer
+) -> Reply:
+    """Runs one command for `caller`; a UserError becomes a one-line answer."""
+    command = COMMANDS.get(name)
+    if command is None:
+        return unknown_command(name)
+    if command.admin_only and caller.role is not Role.ADMIN:
+        return Reply(f"Only admins may use /{esc(name)}.")
+    try:
+        return await command.handler(Request(args, caller, services, render))
+    except UserError as error:
+        return Reply(esc(str(error)))

@@ -1,0 +1,58 @@
+"""`procurebot console`: the chat commands in a terminal, acting as an admin."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TextIO
+
+from bot.commands import Caller, Renderer, execute, parse
+from bot.formatting import Reply, plain
+from core.models import Role
+from core.services import Services
+
+log = logging.getLogger(__name__)
+
+CONSOLE_USER = Caller(user_id=0, role=Role.ADMIN, chat_id=0)
+QUIT = {"quit", "exit", "/quit", "/exit"}
+
+
+def show(reply: Reply, chart_dir: Path, out: TextIO) -> None:
+    """Prints the reply as text; writes its chart to a PNG and prints the path."""
+    print(plain(reply.text), file=out)
+    if reply.choices:
+        print("Options: " + " | ".join(b.command for b in reply.choices), file=out)
+    if reply.chart:
+        chart_dir.mkdir(parents=True, exist_ok=True)
+        path = chart_dir / f"{reply.chart_name}.png"
+        path.write_bytes(reply.chart)
+        print(f"Chart: {path}", file=out)
+
+
+async def run_console(
+    services: Services, chart_dir: Path, source: TextIO, out: TextIO, prompt: bool
+) -> None:
+    """Answers one command per line until end of input or `quit`."""
+    render = Renderer()
+    if prompt:
+        print("Smart Procurement Bot console: type /help, or quit to leave.", file=out)
+    while True:
+        if prompt:
+            print("> ", end="", file=out, flush=True)
+        line = await asyncio.to_thread(source.readline)
+        if not line:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line.lower() in QUIT:
+            break
+        name, args = parse(line if line.startswith("/") else "/" + line)
+        try:
+            reply = await execute(name, args, CONSOLE_USER, services, render)
+        except Exception:
+            log.exception("Command %r failed", line)
+            reply = Reply("Sorry, that failed on our side; it has been logged. Try /help.")
+        show(reply, chart_dir, out)
+        print(file=out, flush=True)

@@ -1,0 +1,198 @@
+"""Replies as Telegram HTML: short, phone-sized, every dynamic value escaped."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from core.inventory import StockLevel, StockStatus
+from core.models import Alert, Material
+from core.prices import PriceSummary
+from core.vendors import DELIVERY_WEIGHT, PRICE_WEIGHT, RATING_WEIGHT, VendorRanking
+
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button that runs a command, e.g. Button("Copper", "/price copper")."""
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a command answers: HTML text, an optional PNG chart, buttons offering choices, and
+    the command that refreshes it."""
+
+    text: str
+    chart: bytes | None = None
+    chart_name: str = "chart"
+    choices: tuple[Button, ...] = field(default_factory=tuple)
+    refresh: str | None = None
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=False)
+
+
+def amount(value: float) -> str:
+    """A price or quantity: thousands separated, decimals only where they matter."""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1f}%"
+
+
+def moment(at: datetime) -> str:
+    return f"{short_date(at)} {at:%H:%M} UTC"
+
+
+def short_date(day: date) -> str:
+    return f"{day.day} {day:%b}"
+
+
+def plain(text: str) -> str:
+    """The HTML reply as terminal text."""
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Splits text at line breaks into pieces under `limit` characters."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) >= limit:  # a single line too long for one message
+            pieces.append(line[: limit - 1])
+            line = line[limit - 1 :]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) >= limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not pieces:
+        pieces.append(current)
+    return pieces
+
+
+def price_overview(summaries: Sequence[PriceSummary]) -> str:
+    lines = ["<b>Prices</b> (change over 1 day · 7 days)"]
+    for s in summaries:
+        name = f"<b>{esc(s.material.name)}</b>"
+        if s.latest is None:
+            lines.append(f"{name}: no price yet")
+            continue
+        lines.append(
+            f"{name}: {amount(s.latest.price)} {esc(s.material.price_unit)} · "
+            f"1d {pct(s.change_1d_pct)} · 7d {pct(s.change_7d_pct)}"
+        )
+    stamps = [s.latest.at for s in summaries if s.latest]
+    if stamps:
+        lines.append(f"<i>Latest price {moment(max(stamps))}</i>")
+    return "\n".join(lines)
+
+
+def price_detail(summary: PriceSummary, low: float, high: float, days: int) -> str:
+    material = summary.material
+    if summary.latest is None:
+        return f"No price for {esc(material.name)} yet."
+    unit = esc(material.price_unit)
+    return (
+        f"<b>{esc(material.name)}</b>: {amount(summary.latest.price)} {unit} "
+        f"({moment(summary.latest.at)})\n"
+        f"1 day: {pct(summary.change_1d_pct)} · 7 days: {pct(summary.change_7d_pct)}\n"
+        f"{days} days: low {amount(low)} · high {amount(high)} {unit}"
+    )
+
+
+_LEVEL_MARK = {StockLevel.CRITICAL: "🔴", StockLevel.REORDER: "🟠", StockLevel.OK: "🟢"}
+
+
+def _advice(status: StockStatus) -> str:
+    if status.level is StockLevel.CRITICAL:
+        floor = "safety stock" if status.safety_stock > status.item.minimum else "minimum"
+        return f"CRITICAL: at or below the {floor}, order now"
+    if status.level is StockLevel.REORDER:
+        return "LOW: at or below the reorder point, order now"
+    return "ok"
+
+
+def stock_line(status: StockStatus) -> str:
+    item, unit = status.item, esc(status.item.unit)
+    cover = (
+        "not being used"
+        if status.days_of_cover is None
+        else f"{status.days_of_cover:.0f} days of cover"
+    )
+    return (
+        f"{_LEVEL_MARK[status.level]} <b>{esc(status.material.name)}</b>: "
+        f"{amount(item.on_hand)} {unit} on hand, uses {amount(item.daily_consumption)} {unit}/day "
+        f"→ {cover} (lead time {item.lead_time_days} days)\n"
+        f"    reorder at {amount(status.reorder_point)} {unit} "
+        f"(safety stock {amount(status.safety_stock)} {unit}) · minimum "
+        f"{amount(item.minimum)} {unit} · {_advice(status)}"
+    )
+
+
+def stock_report(statuses: Sequence[StockStatus]) -> str:
+    if not statuses:
+        return "No stock is recorded yet."
+    low = sum(1 for s in statuses if s.is_low)
+    head = f"{low} of {len(statuses)} need ordering" if low else "all ok"
+    head = f"<b>Stock</b>: {head}"
+    return "\n".join([head, *(stock_line(s) for s in statuses)])
+
+
+def vendor_report(ranking: VendorRanking) -> str:
+    material = ranking.material
+    if not ranking.ranked:
+        return esc(ranking.why)
+    lines = [
+        f"<b>{esc(material.name)} vendors</b> (score: {PRICE_WEIGHT:.0f}% price, "
+        f"{DELIVERY_WEIGHT:.0f}% delivery, {RATING_WEIGHT:.0f}% rating)"
+    ]
+    for place, ranked in enumerate(ranking.ranked, start=1):
+        q = ranked.quote
+        details = [
+            f"{amount(q.price)} {esc(q.currency)}/{esc(material.unit)}",
+            f"{q.delivery_days} days",
+            f"★{q.rating:.1f}",
+        ]
+        if q.min_order_qty is not None:
+            details.append(f"min {amount(q.min_order_qty)} {esc(material.unit)}")
+        if ranked.score is not None:
+            details.append(f"score {ranked.score:.0f}")
+        if ranked.expired and q.valid_until is not None:
+            details.append(f"EXPIRED {short_date(q.valid_until)}")
+        elif q.valid_until is not None:
+            details.append(f"valid to {short_date(q.valid_until)}")
+        if not ranked.comparable:
+            details.append(f"not compared: quoted in {esc(q.currency)}")
+        lines.append(f"{place}. <b>{esc(q.vendor)}</b>: " + " · ".join(details))
+    label = "Best pick" if ranking.best else "No pick"
+    lines.append(f"<b>{label}</b>: {esc(ranking.why)}")
+    return "\n".join(lines)
+
+
+def alert_report(alerts: Sequence[Alert], material: Material | None) -> str:
+    scope = f" for {esc(material.name)}" if material else ""
+    if not alerts:
+        return (
+            f"No alerts{scope} yet. Alerts come when a price moves sharply, stock runs low or "
+            "the forecast says buy now."
+        )
+    lines = [f"<b>Last {len(alerts)} alerts{scope}</b>, newest first"]
+    for a in alerts:
+        lines.append(
+            f"{moment(a.created_at)} · <b>{esc(a.severity)}</b> {esc(a.type)}\n    {esc(a.message)}"
+        )
+    return "\n".join(lines)

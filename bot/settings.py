@@ -1,0 +1,180 @@
+"""Every setting of PRODUCT.md, typed, read once from the environment and `.env`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class SettingsError(Exception):
+    """A setting has a value the program cannot use; the message names it and what is expected."""
+
+
+@dataclass(frozen=True)
+class PriceSource:
+    """Where prices come from: `simulated`, `csv:PATH` or `http:URL`."""
+
+    kind: Literal["simulated", "csv", "http"]
+    location: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> PriceSource:
+        kind, _, location = text.strip().partition(":")
+        if kind == "simulated" and not location:
+            return cls("simulated")
+        if kind == "csv" and location:
+            return cls("csv", location)
+        if kind == "http" and location.startswith(("http://", "https://")):
+            return cls("http", location)
+        raise ValueError(text)
+
+    def __str__(self) -> str:
+        return self.kind if self.kind == "simulated" else f"{self.kind}:{self.location}"
+
+
+def _split(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return list(value)
+
+
+def _pairs(value: Any) -> dict[str, str]:
+    if isinstance(value, dict):
+        return value
+    pairs = {}
+    for part in _split(value):
+        key, sep, item = part.partition("=")
+        if not sep or not key.strip() or not item.strip():
+            raise ValueError(part)
+        pairs[key.strip()] = item.strip()
+    return pairs
+
+
+IdList = Annotated[frozenset[int], NoDecode]
+NumberList = Annotated[tuple[str, ...], NoDecode]
+PairMap = Annotated[dict[str, str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """The program's settings; each field's description says what a valid value looks like."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    telegram_bot_token: SecretStr | None = Field(None, description="the bot token from @BotFather")
+    telegram_base_url: str = Field(
+        "https://api.telegram.org/bot", description="an http(s) URL of a Bot API server"
+    )
+    database_path: Path = Field(Path("var/procurement.db"), description="a file path")
+    admin_user_ids: IdList = Field(
+        frozenset(), description="comma-separated numeric Telegram user ids, e.g. 12345,67890"
+    )
+    allowed_user_ids: IdList = Field(
+        frozenset(), description="comma-separated numeric Telegram user ids, e.g. 12345,67890"
+    )
+    twilio_account_sid: str | None = Field(None, description="an account SID starting with AC")
+    twilio_auth_token: SecretStr | None = Field(None, description="the Twilio auth token")
+    twilio_whatsapp_from: str | None = Field(
+        None, description="the WhatsApp sender as whatsapp:+E164, e.g. whatsapp:+14155238886"
+    )
+    twilio_content_sid: str | None = Field(
+        None, description="an approved template's Content SID starting with HX"
+    )
+    whatsapp_recipients: NumberList = Field(
+        (), description="comma-separated +E164 numbers, e.g. +4915112345678,+14155550100"
+    )
+    twilio_base_url: str = Field(
+        "https://api.twilio.com", description="an http(s) URL of the Twilio API"
+    )
+    price_source: Annotated[PriceSource, NoDecode] = Field(
+        PriceSource("simulated"), description="simulated, csv:PATH or http:URL"
+    )
+    price_http_paths: PairMap = Field(
+        {}, description="material=json.path pairs, e.g. copper=rates.XCU,aluminium=rates.ALU"
+    )
+    price_http_headers: PairMap = Field({}, description="Header=value pairs, e.g. X-Api-Key=abc123")
+    price_update_seconds: int = Field(300, gt=0, description="a whole number of seconds > 0")
+    forecast_retrain_seconds: int = Field(3600, gt=0, description="a whole number of seconds > 0")
+    forecast_horizon_days: int = Field(7, ge=1, le=30, description="a whole number of days, 1-30")
+    price_alert_pct: float = Field(5.0, gt=0, le=100, description="a percentage > 0, e.g. 5")
+    buy_threshold_pct: float = Field(2.0, gt=0, le=100, description="a percentage > 0, e.g. 2")
+    alert_cooldown_minutes: int = Field(360, ge=0, description="a whole number of minutes >= 0")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING or ERROR"
+    )
+
+    @field_validator("admin_user_ids", "allowed_user_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> frozenset[int]:
+        return frozenset(int(part) for part in _split(value))
+
+    @field_validator("whatsapp_recipients", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> tuple[str, ...]:
+        numbers = tuple(_split(value))
+        if not all(E164.match(n) for n in numbers):
+            raise ValueError(numbers)
+        return numbers
+
+    @field_validator("price_http_paths", "price_http_headers", mode="before")
+    @classmethod
+    def _pair_map(cls, value: Any) -> dict[str, str]:
+        return _pairs(value)
+
+    @field_validator("price_source", mode="before")
+    @classmethod
+    def _source(cls, value: Any) -> PriceSource:
+        return value if isinstance(value, PriceSource) else PriceSource.parse(str(value))
+
+    @field_validator("telegram_base_url", "twilio_base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(value)
+        return value.rstrip("/")
+
+    @field_validator("twilio_whatsapp_from")
+    @classmethod
+    def _sender(cls, value: str | None) -> str | None:
+        if value is not None and not (
+            value.startswith("whatsapp:") and E164.match(value.removeprefix("whatsapp:"))
+        ):
+            raise ValueError(value)
+        return value
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+
+_SECRETS = {"telegram_bot_token", "twilio_auth_token", "price_http_headers"}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Reads the settings; a bad value raises SettingsError naming the setting and what fits."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            field = str(problem["loc"][0])
+            info = Settings.model_fields.get(field)
+            expected = info.description if info else "a valid value"
+            shown = "" if field in _SECRETS else f" {problem.get('input')!r}"
+            lines.append(f"Invalid setting {field.upper()}={shown.strip()}: expected {expected}.")
+        raise SettingsError("\n".join(lines)) from None
+    except SourceError as error:
+        raise SettingsError(f"Invalid settings: {error}") from None

@@ -1,0 +1,1 @@
+"""The only places that talk to SQLite, Twilio, Prophet and price feeds."""

@@ -1,0 +1,199 @@
+"""The SQLite database: connection settings, migrations and transactions (aiosqlite)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+BUSY_TIMEOUT_MS = 5000
+
+# Each migration is applied once, in order, inside one transaction; the number of migrations
+# applied is kept in PRAGMA user_version. Never edit a released migration: append a new one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE materials (
+            key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            aliases TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE TABLE prices (
+            id INTEGER PRIMARY KEY,
+            material TEXT NOT NULL REFERENCES materials(key) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            price REAL NOT NULL CHECK (price > 0),
+            source TEXT NOT NULL,
+            UNIQUE (material, at, source)
+        )""",
+        "CREATE INDEX prices_by_material_time ON prices (material, at)",
+        """CREATE TABLE inventory (
+            material TEXT PRIMARY KEY REFERENCES materials(key) ON DELETE CASCADE,
+            on_hand REAL NOT NULL CHECK (on_hand >= 0),
+            unit TEXT NOT NULL,
+            daily_consumption REAL NOT NULL CHECK (daily_consumption >= 0),
+            minimum REAL NOT NULL CHECK (minimum >= 0),
+            lead_time_days INTEGER NOT NULL CHECK (lead_time_days >= 0),
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE consumption (
+            material TEXT NOT NULL REFERENCES materials(key) ON DELETE CASCADE,
+            day TEXT NOT NULL,
+            quantity REAL NOT NULL CHECK (quantity >= 0),
+            PRIMARY KEY (material, day)
+        )""",
+        """CREATE TABLE vendor_quotes (
+            id INTEGER PRIMARY KEY,
+            vendor TEXT NOT NULL,
+            material TEXT NOT NULL REFERENCES materials(key) ON DELETE CASCADE,
+            price REAL NOT NULL CHECK (price > 0),
+            currency TEXT NOT NULL,
+            rating REAL NOT NULL CHECK (rating BETWEEN 0 AND 5),
+            delivery_days INTEGER NOT NULL CHECK (delivery_days >= 0),
+            min_order_qty REAL,
+            valid_until TEXT,
+            UNIQUE (vendor, material)
+        )""",
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            type TEXT NOT NULL
+                CHECK (type IN ('PRICE_DROP', 'PRICE_INCREASE', 'LOW_INVENTORY', 'BUY_SIGNAL')),
+            severity TEXT NOT NULL CHECK (severity IN ('CRITICAL', 'WARNING', 'INFO')),
+            material TEXT REFERENCES materials(key) ON DELETE CASCADE,
+            message TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            dedup_key TEXT NOT NULL
+        )""",
+        "CREATE INDEX alerts_by_time ON alerts (created_at)",
+        "CREATE INDEX alerts_by_condition ON alerts (dedup_key, created_at)",
+        """CREATE TABLE users (
+            user_id INTEGER PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'buyer')),
+            name TEXT,
+            added_by INTEGER,
+            added_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE subscriptions (
+            channel TEXT NOT NULL CHECK (channel IN ('telegram', 'whatsapp')),
+            address TEXT NOT NULL,
+            added_by INTEGER,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (channel, address)
+        )""",
+    ),
+)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer version of this program."""
+
+
+def to_db_time(moment: datetime) -> str:
+    """UTC, to the second, in one fixed-width form so text order is time order."""
+    if moment.tzinfo is None:
+        raise ValueError("times stored must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_db_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def to_db_date(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def from_db_date(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+class Database:
+    """One aiosqlite connection in autocommit mode; writes go through `transaction()`."""
+
+    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
+        self.connection = connection
+        self.path = path
+        self._write_lock = asyncio.Lock()
+        self._in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar(
+            f"in_transaction_{id(self)}", default=False
+        )
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Database:
+        """Connects (creating the file and its folder if needed) and applies pending migrations."""
+        path = Path(path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(path, isolation_level=None)
+        connection.row_factory = aiosqlite.Row
+        database = cls(connection, path)
+        try:
+            for pragma in (
+                f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+                "PRAGMA journal_mode = WAL",
+                "PRAGMA synchronous = NORMAL",
+                "PRAGMA foreign_keys = ON",
+            ):
+                await connection.execute(pragma)
+            await database.migrate()
+        except BaseException:
+            await connection.close()
+            raise
+        return database
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+    async def schema_version(self) -> int:
+        row = await self.fetchone("PRAGMA user_version")
+        assert row is not None
+        return int(row[0])
+
+    async def migrate(self, migrations: tuple[tuple[str, ...], ...] = MIGRATIONS) -> None:
+        """Applies the migrations not applied yet, each in its own transaction."""
+        version = await self.schema_version()
+        if version > len(migrations):
+            raise SchemaTooNew(
+                f"The database {self.path} has schema version {version}, but this version of "
+                f"procurebot knows only up to {len(migrations)}: upgrade procurebot, or point "
+                "DATABASE_PATH at another file."
+            )
+        for number, statements in enumerate(migrations[version:], start=version + 1):
+            async with self.transaction() as connection:
+                for statement in statements:
+                    await connection.execute(statement)
+                await connection.execute(f"PRAGMA user_version = {number:d}")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction; nested uses in the same task join the outer one."""
+        if self._in_transaction.get():
+            yield self.connection
+            return
+        async with self._write_lock:
+            token = self._in_transaction.set(True)
+            await self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.connection
+            except BaseException:
+                await self.connection.execute("ROLLBACK")
+                raise
+            else:
+                await self.connection.execute("COMMIT")
+            finally:
+                self._in_transaction.reset(token)
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.connection.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        async with self.connection.execute(sql, tuple(params)) as cursor:
+            return await cursor.fetchone()

@@ -1,0 +1,311 @@
+"""Repositories over the SQLite database; every statement is parameterised."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import aiosqlite
+
+from core.adapters.sqlite import (
+    Database,
+    from_db_date,
+    from_db_time,
+    to_db_date,
+    to_db_time,
+)
+from core.models import (
+    Alert,
+    AlertType,
+    InventoryItem,
+    Material,
+    PricePoint,
+    Role,
+    Severity,
+    User,
+    VendorQuote,
+)
+
+
+class SqliteMaterialRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def all(self) -> list[Material]:
+        rows = await self._db.fetchall(
+            "SELECT key, name, unit, currency, aliases FROM materials ORDER BY rowid"
+        )
+        return [
+            Material(r["key"], r["name"], r["unit"], r["currency"], tuple(json.loads(r["aliases"])))
+            for r in rows
+        ]
+
+    async def upsert(self, material: Material) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                """INSERT INTO materials (key, name, unit, currency, aliases)
+                   VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (key) DO UPDATE SET name = excluded.name, unit = excluded.unit,
+                       currency = excluded.currency, aliases = excluded.aliases""",
+                (
+                    material.key,
+                    material.name,
+                    material.unit,
+                    material.currency,
+                    json.dumps(list(material.aliases)),
+                ),
+            )
+
+
+def _price(row: aiosqlite.Row) -> PricePoint:
+    return PricePoint(row["material"], from_db_time(row["at"]), row["price"], row["source"])
+
+
+class SqlitePriceRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, points: Sequence[PricePoint]) -> int:
+        """Stores the points not stored yet (same material, time and source); returns how many."""
+        async with self._db.transaction() as tx:
+            before = tx.total_changes
+            await tx.executemany(
+                "INSERT OR IGNORE INTO prices (material, at, price, source) VALUES (?, ?, ?, ?)",
+                [(p.material, to_db_time(p.at), p.price, p.source) for p in points],
+            )
+            return tx.total_changes - before
+
+    async def latest(self, material: str) -> PricePoint | None:
+        row = await self._db.fetchone(
+            """SELECT material, at, price, source FROM prices WHERE material = ?
+               ORDER BY at DESC, id DESC""",
+            (material,),
+        )
+        return None if row is None else _price(row)
+
+    async def at_or_before(self, material: str, at: datetime) -> PricePoint | None:
+        row = await self._db.fetchone(
+            """SELECT material, at, price, source FROM prices WHERE material = ? AND at <= ?
+                ORDER BY at DESC, id DESC""",
+            (material, to_db_time(at)),
+        )
+        return None if row is None else _price(row)
+
+    async def history(self, material: str, since: datetime) -> list[PricePoint]:
+        rows = await self._db.fetchall(
+            """SELECT material, at, price, source FROM prices WHERE material = ? AND at >= ?
+               ORDER BY at, id""",
+            (material, to_db_time(since)),
+        )
+        return [_price(r) for r in rows]
+
+    async def count(self, source: str | None = None) -> int:
+        row = await self._db.fetchone(
+            "SELECT count(*) FROM prices WHERE ? IS NULL OR source = ?", (source, source)
+        )
+        return int(row[0]) if row else 0
+
+    async def delete_source(self, source: str) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute("DELETE FROM prices WHERE source = ?", (source,))
+
+
+class SqliteInventoryRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def all(self) -> list[InventoryItem]:
+        rows = await self._db.fetchall(
+            """SELECT material, on_hand, unit, daily_consumption, minimum, lead_time_days,
+                      updated_at
+               FROM inventory ORDER BY material"""
+        )
+        return [
+            InventoryItem(
+                r["material"],
+                r["on_hand"],
+                r["unit"],
+                r["daily_consumption"],
+                r["minimum"],
+                r["lead_time_days"],
+                from_db_time(r["updated_at"]),
+            )
+            for r in rows
+        ]
+
+    async def upsert(self, item: InventoryItem) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                """INSERT INTO inventory (material, on_hand, unit, daily_consumption, minimum,
+                                          lead_time_days, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (material) DO UPDATE SET on_hand = excluded.on_hand,
+                       unit = excluded.unit, daily_consumption = excluded.daily_consumption,
+                       minimum = excluded.minimum, lead_time_days = excluded.lead_time_days,
+                       updated_at = excluded.updated_at""",
+                (
+                    item.material,
+                    item.on_hand,
+                    item.unit,
+                    item.daily_consumption,
+                    item.minimum,
+                    item.lead_time_days,
+                    to_db_time(item.updated_at),
+                ),
+            )
+
+    async def consumption(self, material: str, since: date) -> list[float]:
+        rows = await self._db.fetchall(
+            "SELECT quantity FROM consumption WHERE material = ? AND day >= ? ORDER BY day",
+            (material, since.isoformat()),
+        )
+        return [r["quantity"] for r in rows]
+
+    async def record_consumption(self, material: str, daily: Sequence[tuple[date, float]]) -> None:
+        async with self._db.transaction() as tx:
+            await tx.executemany(
+                """INSERT INTO consumption (material, day, quantity) VALUES (?, ?, ?)
+                   ON CONFLICT (material, day) DO UPDATE SET quantity = excluded.quantity""",
+                [(material, day.isoformat(), quantity) for day, quantity in daily],
+            )
+
+
+class SqliteVendorRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def quotes(self, material: str) -> list[VendorQuote]:
+        rows = await self._db.fetchall(
+            """SELECT vendor, material, price, currency, rating, delivery_days, min_order_qty,
+                      valid_until
+               FROM vendor_quotes WHERE material = ? ORDER BY vendor""",
+            (material,),
+        )
+        return [
+            VendorQuote(
+                r["vendor"],
+                r["material"],
+                r["price"],
+                r["currency"],
+                r["rating"],
+                r["delivery_days"],
+                r["min_order_qty"],
+                from_db_date(r["valid_until"]),
+            )
+            for r in rows
+        ]
+
+    async def replace(self, material: str, quotes: Sequence[VendorQuote]) -> None:
+        """Makes `quotes` the material's only quotes."""
+        async with self._db.transaction() as tx:
+            await tx.execute("DELETE FROM vendor_quotes WHERE material = ?", (material,))
+            await tx.executemany(
+                """INSERT INTO vendor_quotes (vendor, material, price, currency, rating,
+                                              delivery_days, min_order_qty, valid_until)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                [
+                    (
+                        q.vendor,
+                        q.material,
+                        q.price,
+                        q.currency,
+                        q.rating,
+                        q.delivery_days,
+                        q.min_order_qty,
+                        to_db_date(q.valid_until),
+                    )
+                    for q in quotes
+                ],
+            )
+
+
+class SqliteAlertRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, alert: Alert) -> Alert:
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                """INSERT INTO alerts (type, severity, material, message, created_at, dedup_key)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (
+                    alert.type.value,
+                    alert.severity.value,
+                    alert.material,
+                    alert.message,
+                    to_db_time(alert.created_at),
+                    alert.dedup_key,
+                ),
+            )
+            alert_id = cursor.lastrowid
+        return Alert(
+            alert.type,
+            alert.severity,
+            alert.material,
+            alert.message,
+            alert.created_at,
+            alert.dedup_key,
+            alert_id,
+        )
+
+    async def recent(self, limit: int, material: str | None = None) -> list[Alert]:
+        rows = await self._db.fetchall(
+            """SELECT id, type, severity, material, message, created_at, dedup_key FROM alerts
+               WHERE ? IS NULL OR material = ?
+               ORDER BY created_at DESC, id DESC LIMIT ?""",
+            (material, material, limit),
+        )
+        return [
+            Alert(
+                AlertType(r["type"]),
+                Severity(r["severity"]),
+                r["material"],
+                r["message"],
+                from_db_time(r["created_at"]),
+                r["dedup_key"],
+                r["id"],
+            )
+            for r in rows
+        ]
+
+
+def _user(row: aiosqlite.Row) -> User:
+    return User(
+        row["user_id"],
+        Role(row["role"]),
+        from_db_time(row["added_at"]),
+        row["added_by"],
+        row["name"],
+    )
+
+
+class SqliteUserRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, user_id: int) -> User | None:
+        row = await self._db.fetchone(
+            "SELECT user_id, role, name, added_by, added_at FROM users WHERE user_id = ?",
+            (user_id,),
+        )
+        return None if row is None else _user(row)
+
+    async def all(self) -> list[User]:
+        rows = await self._db.fetchall(
+            "SELECT user_id, role, name, added_by, added_at FROM users ORDER BY added_at, user_id"
+        )
+        return [_user(r) for r in rows]
+
+    async def grant(self, user_id: int, role: Role, added_by: int | None, at: datetime) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                """INSERT INTO users (user_id, role, added_by, added_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (user_id) DO UPDATE SET role = excluded.role""",
+                (user_id, role.value, added_by, to_db_time(at)),
+            )
+
+    async def revoke(self, user_id: int) -> bool:
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
+            return cursor.rowcount > 0

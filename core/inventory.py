@@ -1,0 +1,102 @@
+"""Stock cover, safety stock and reorder points.
+
+Reorder point = daily consumption x lead time + safety stock. Safety stock comes from how much
+daily consumption varies, z x sd(daily use) x sqrt(lead time) at a 95% service level (z = 1.65),
+when at least `MIN_HISTORY_DAYS` of consumption are recorded; otherwise it is the configured
+minimum. Stock at or below the reorder point is low (order now); at or below the larger of safety
+stock and minimum it is critical (the line may stop before a new delivery arrives).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from core.errors import UserError
+from core.materials import MaterialCatalog
+from core.models import InventoryItem, Material
+from core.ports import Clock, InventoryRepo
+
+SERVICE_LEVEL_Z = 1.65
+MIN_HISTORY_DAYS = 14
+HISTORY_DAYS = 90
+
+
+class StockLevel(StrEnum):
+    CRITICAL = "critical"
+    REORDER = "reorder"
+    OK = "ok"
+
+
+@dataclass(frozen=True)
+class StockStatus:
+    """Where one material's stock stands against its reorder point."""
+
+    material: Material
+    item: InventoryItem
+    days_of_cover: float | None
+    safety_stock: float
+    safety_stock_basis: str
+    reorder_point: float
+    level: StockLevel
+
+    @property
+    def is_low(self) -> bool:
+        return self.level is not StockLevel.OK
+
+
+def assess_stock(
+    material: Material, item: InventoryItem, daily_use: Sequence[float]
+) -> StockStatus:
+    """Days of cover, safety stock, reorder point and level for one inventory record."""
+    if len(daily_use) >= MIN_HISTORY_DAYS:
+        spread = statistics.stdev(daily_use)
+        safety = SERVICE_LEVEL_Z * spread * math.sqrt(item.lead_time_days)
+        basis = f"consumption variability over {len(daily_use)} days"
+    else:
+        safety = item.minimum
+        basis = "configured minimum"
+    reorder_point = item.daily_consumption * item.lead_time_days + safety
+    cover = item.on_hand / item.daily_consumption if item.daily_consumption > 0 else None
+    if item.on_hand <= max(safety, item.minimum):
+        level = StockLevel.CRITICAL
+    elif item.on_hand <= reorder_point:
+        level = StockLevel.REORDER
+    else:
+        level = StockLevel.OK
+    return StockStatus(material, item, cover, safety, basis, reorder_point, level)
+
+
+_LEVEL_ORDER = {StockLevel.CRITICAL: 0, StockLevel.REORDER: 1, StockLevel.OK: 2}
+
+
+class InventoryService:
+    """Answers "how long will our stock last, and what must be ordered?"."""
+
+    def __init__(self, catalog: MaterialCatalog, inventory: InventoryRepo, clock: Clock) -> None:
+        self._catalog = catalog
+        self._inventory = inventory
+        self._clock = clock
+
+    async def statuses(self) -> list[StockStatus]:
+        """Every stocked material, the most urgent first."""
+        since = self._clock.now().date() - timedelta(days=HISTORY_DAYS)
+        statuses = [
+            assess_stock(
+                self._catalog.get(item.material),
+                item,
+                await self._inventory.consumption(item.material, since),
+            )
+            for item in await self._inventory.all()
+        ]
+        return sorted(statuses, key=lambda s: (_LEVEL_ORDER[s.level], s.days_of_cover or math.inf))
+
+    async def status(self, material: Material) -> StockStatus:
+        for status in await self.statuses():
+            if status.material == material:
+                return status
+        raise UserError(f"No stock is recorded for {material.name}.")

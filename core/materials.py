@@ -1,0 +1,47 @@
+"""The tracked materials and how people name them."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Iterator
+
+from core.errors import UnknownMaterial
+from core.models import Material
+
+
+def _normalize(text: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", text).strip().lower()
+
+
+class MaterialCatalog:
+    """Resolves what a buyer types ("Aluminum", "copper") to a tracked material."""
+
+    def __init__(self, materials: Iterable[Material]) -> None:
+        self._materials = {m.key: m for m in materials}
+        self._names: dict[str, Material] = {}
+        for material in self._materials.values():
+            for name in (material.key, material.name, *material.aliases):
+                self._names[_normalize(name)] = material
+
+    def __iter__(self) -> Iterator[Material]:
+        return iter(self._materials.values())
+
+    def __len__(self) -> int:
+        return len(self._materials)
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self._materials)
+
+    def get(self, key: str) -> Material:
+        return self._materials[key]
+
+    def resolve(self, text: str) -> Material:
+        """The material `text` names, by key, name or alias, ignoring case and spacing."""
+        wanted = _normalize(text)
+        if wanted in self._names:
+            return self._names[wanted]
+        close = difflib.get_close_matches(wanted, list(self._names), n=1, cutoff=0.5)
+        suggestion = self._names[close[0]].key if close else None
+        raise UnknownMaterial(text, self.keys, suggestion)

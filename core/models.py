@@ -1,0 +1,129 @@
+"""The procurement domain's records: plain, immutable values with their invariants."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class Material:
+    """A tracked raw material; `key` is its stable lower-case identifier."""
+
+    key: str
+    name: str
+    unit: str = "t"
+    currency: str = "USD"
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def price_unit(self) -> str:
+        return f"{self.currency}/{self.unit}"
+
+
+@dataclass(frozen=True)
+class PricePoint:
+    """One observed price of a material at a moment, from a named source."""
+
+    material: str
+    at: datetime
+    price: float
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError("price time must be timezone-aware")
+        if not (math.isfinite(self.price) and self.price > 0):
+            raise ValueError(f"price must be a positive number, got {self.price!r}")
+
+
+@dataclass(frozen=True)
+class InventoryItem:
+    """Stock of one material and what drives its reordering."""
+
+    material: str
+    on_hand: float
+    unit: str
+    daily_consumption: float
+    minimum: float
+    lead_time_days: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class VendorQuote:
+    """A vendor's offer for one material."""
+
+    vendor: str
+    material: str
+    price: float
+    currency: str
+    rating: float
+    delivery_days: int
+    min_order_qty: float | None = None
+    valid_until: date | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rating <= 5:
+            raise ValueError(f"rating must be between 0 and 5, got {self.rating}")
+        if self.price <= 0 or self.delivery_days < 0:
+            raise ValueError("price must be positive and delivery days not negative")
+
+
+class AlertType(StrEnum):
+    PRICE_DROP = "PRICE_DROP"
+    PRICE_INCREASE = "PRICE_INCREASE"
+    LOW_INVENTORY = "LOW_INVENTORY"
+    BUY_SIGNAL = "BUY_SIGNAL"
+
+
+class Severity(StrEnum):
+    CRITICAL = "CRITICAL"
+    WARNING = "WARNING"
+    INFO = "INFO"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something a buyer should act on; `dedup_key` names the condition for the cool-down."""
+
+    type: AlertType
+    severity: Severity
+    material: str | None
+    message: str
+    created_at: datetime
+    dedup_key: str
+    id: int | None = None
+
+
+class Channel(StrEnum):
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Where alerts go: a Telegram chat id or a WhatsApp number in E.164."""
+
+    channel: Channel
+    address: str
+    created_at: datetime
+    added_by: int | None = None
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    BUYER = "buyer"
+
+
+@dataclass(frozen=True)
+class User:
+    """A Telegram user granted access."""
+
+    user_id: int
+    role: Role
+    added_at: datetime
+    added_by: int | None = None
+    name: str | None = None

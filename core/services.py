@@ -1,0 +1,24 @@
+"""The bundle of core services a front end (Telegram or console) talks to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.access import AccessPolicy
+from core.alerts import AlertService
+from core.inventory import InventoryService
+from core.materials import MaterialCatalog
+from core.ports import Clock
+from core.prices import PriceService
+from core.vendors import VendorService
+
+
+@dataclass(frozen=True)
+class Services:
+    catalog: MaterialCatalog
+    clock: Clock
+    prices: PriceService
+    inventory: InventoryService
+    vendors: VendorService
+    alerts: AlertService
+    access: AccessPolicy

@@ -1,0 +1,1 @@
+"""Demo data (small, deterministic) and the code that loads it."""

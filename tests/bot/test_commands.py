@@ -1,0 +1,173 @@
+"""The chat commands through the shared command layer, over fake core repositories."""
+
+from datetime import timedelta
+
+import pytest
+
+from bot.commands import Caller, Renderer, execute, parse
+from bot.formatting import Reply, split_message
+from core.models import Alert, AlertType, Role, Severity
+from core.services import Services
+from tests.conftest import png_size
+from tests.fakes import (
+    NOW,
+    FakeAlertRepo,
+    FakeInventoryRepo,
+    FakePriceRepo,
+    FakeVendorRepo,
+    daily_prices,
+    make_services,
+    quote,
+    stock_item,
+)
+
+ADMIN = Caller(user_id=1, role=Role.ADMIN, chat_id=1)
+
+
+@pytest.fixture
+def services() -> Services:
+    closes = [9000.0 + 10 * i for i in range(40)]
+    return make_services(
+        prices=FakePriceRepo(daily_prices("copper", closes) + daily_prices("steel", [500.0, 510])),
+        inventory=FakeInventoryRepo(
+            [stock_item("copper", on_hand=1000), stock_item("aluminium", on_hand=50)]
+        ),
+        vendors=FakeVendorRepo([quote("Acme <Metals>"), quote("Beta", price=9500)]),
+        alerts=FakeAlertRepo(
+            [
+                Alert(
+                    AlertType.PRICE_DROP,
+                    Severity.CRITICAL,
+                    "copper",
+                    f"Copper fell {i}%",
+                    NOW - timedelta(hours=i),
+                    "drop:copper",
+                )
+                for i in range(1, 16)
+            ]
+        ),
+    )
+
+
+async def ask(services: Services, line: str, caller: Caller = ADMIN) -> Reply:
+    name, args = parse(line)
+    return await execute(name, args, caller, services, Renderer())
+
+
+async def test_price_lists_every_material_with_buttons(services: Services) -> None:
+    reply = await ask(services, "/price")
+    assert "Copper</b>: 9,390 USD/t · 1d +0.1% · 7d +0.8%" in reply.text
+    assert "Aluminium</b>: no price yet" in reply.text
+    assert [b.command for b in reply.choices] == [
+        "/price copper",
+        "/price aluminium",
+        "/price steel",
+    ]
+    assert reply.refresh == "/price"
+
+
+async def test_price_of_one_material_comes_with_a_phone_sized_chart(services: Services) -> None:
+    reply = await ask(services, "/price Copper")
+    assert "9,390 USD/t" in reply.text and "30 days: low 9,090 · high 9,390" in reply.text
+    assert reply.chart is not None and png_size(reply.chart) == (800, 500)
+    assert reply.refresh == "/price copper"
+
+
+async def test_unknown_material_gets_one_line_with_the_known_ones(services: Services) -> None:
+    reply = await ask(services, "/price unobtainium")
+    assert reply.text.count("\n") == 0
+    assert "Unknown material 'unobtainium'" in reply.text
+    assert "copper, aluminium, steel" in reply.text
+
+
+async def test_user_text_is_escaped_in_html_replies(services: Services) -> None:
+    reply = await ask(services, "/price <b>x</b>")
+    assert "&lt;b&gt;x&lt;/b&gt;" in reply.text and "<b>x" not in reply.text
+
+
+async def test_vendor_names_are_escaped_and_the_pick_explained(services: Services) -> None:
+    reply = await ask(services, "/vendors copper")
+    assert "Acme &lt;Metals&gt;" in reply.text
+    assert "Best pick</b>: Acme &lt;Metals&gt; scores" in reply.text
+    assert reply.chart is not None and png_size(reply.chart) == (800, 500)
+
+
+async def test_commands_needing_a_material_offer_buttons_when_it_is_missing(
+    services: Services,
+) -> None:
+    for command in ("/vendors", "/forecast"):
+        reply = await ask(services, command)
+        assert "Which material?" in reply.text
+        assert [b.label for b in reply.choices] == ["Copper", "Aluminium", "Steel rebar"]
+
+
+async def test_stock_flags_low_materials_first(services: Services) -> None:
+    reply = await ask(services, "/stock")
+    assert reply.text.index("Aluminium") < reply.text.index("Copper")
+    assert "1 of 2 need ordering" in reply.text and "CRITICAL" in reply.text
+    assert reply.chart is not None
+
+
+async def test_stock_of_a_material_without_a_record_says_so(services: Services) -> None:
+    assert (await ask(services, "/stock steel")).text == "No stock is recorded for Steel rebar."
+
+
+async def test_alerts_default_to_the_last_ten_newest_first(services: Services) -> None:
+    reply = await ask(services, "/alerts")
+    assert "Last 10 alerts" in reply.text
+    assert reply.text.index("fell 1%") < reply.text.index("fell 2%")
+    assert "fell 11%" not in reply.text
+
+
+@pytest.mark.parametrize("bad", ["0", "101", "-3", "2.5"])
+async def test_alerts_with_a_malformed_count_say_what_is_expected(
+    services: Services, bad: str
+) -> None:
+    reply = await ask(services, f"/alerts {bad}")
+    assert reply.text == (
+        f"N must be a whole number from 1 to 100, got '{bad}'. Example: /alerts 20"
+    )
+
+
+async def test_alerts_for_a_material_and_for_nonsense(services: Services) -> None:
+    assert "Last 10 alerts for Copper" in (await ask(services, "/alerts cu")).text
+    assert "No alerts for Steel rebar yet" in (await ask(services, "/alerts steel")).text
+    nonsense = (await ask(services, "/alerts lots")).text
+    assert "'lots' is neither a number of alerts (1 to 100) nor a material" in nonsense
+
+
+async def test_forecast_says_plainly_that_it_is_coming(services: Services) -> None:
+    reply = await ask(services, "/forecast aluminum")
+    assert reply.text.startswith("Forecasts are coming soon") and "Aluminium" in reply.text
+
+
+async def test_unknown_command_suggests_the_closest(services: Services) -> None:
+    assert "Did you mean /price?" in (await ask(services, "/prices")).text
+
+
+async def test_help_lists_every_command_with_an_example(services: Services) -> None:
+    reply = await ask(services, "/help")
+    for usage in (
+        "/price [MATERIAL]",
+        "/forecast MATERIAL",
+        "/stock",
+        "/vendors MATERIAL",
+        "/alerts",
+        "/subscribe",
+        "/unsubscribe",
+    ):
+        assert usage in reply.text
+    assert reply.text.count("e.g.") >= 9
+    assert "takes no arguments" in (await ask(services, "/help me")).text
+
+
+def test_parse_strips_the_bot_name_and_lowercases_the_command() -> None:
+    assert parse("/Price@ProcureBot Copper") == ("price", ("Copper",))
+
+
+def test_long_text_is_split_at_line_breaks_under_the_limit() -> None:
+    text = "\n".join(f"line {i} " + "x" * 50 for i in range(200))
+    pieces = split_message(text, limit=1000)
+    assert all(len(p) < 1000 for p in pieces)
+    assert "\n".join(pieces) == text
+    assert all(len(p) < 100 for p in split_message("y" * 250, limit=100))

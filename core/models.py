@@ -105,12 +105,45 @@ class Channel(StrEnum):
 
 @dataclass(frozen=True)
 class Subscription:
-    """Where alerts go: a Telegram chat id or a WhatsApp number in E.164."""
+    """Where alerts go: a Telegram chat id or a WhatsApp number in E.164.
+
+    A subscription the channel refused for good (a chat that blocked the bot, an invalid number)
+    is kept with the reason in `disabled_reason` and gets nothing more until re-subscribed.
+    """
 
     channel: Channel
     address: str
     created_at: datetime
     added_by: int | None = None
+    disabled_reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_reason is None
+
+
+class SendStatus(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """How one attempt to send a message to one recipient went.
+
+    RETRY is a transient failure (rate limit, timeout, 5xx): try again later, after
+    `retry_after` seconds where the service said so. FAILED is permanent, with the reason in
+    `detail`; `disable` says the recipient can never be reached this way (it blocked the bot,
+    the number is invalid or opted out). `moved_to` is set when a Telegram group became a
+    supergroup: the message should go to the new chat id instead.
+    """
+
+    status: SendStatus
+    detail: str = ""
+    retry_after: float | None = None
+    disable: bool = False
+    moved_to: str | None = None
 
 
 class Role(StrEnum):

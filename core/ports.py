@@ -6,7 +6,18 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Protocol
 
-from core.models import Alert, InventoryItem, Material, PricePoint, Role, User, VendorQuote
+from core.models import (
+    Alert,
+    Channel,
+    InventoryItem,
+    Material,
+    PricePoint,
+    Role,
+    SendResult,
+    Subscription,
+    User,
+    VendorQuote,
+)
 
 
 class Clock(Protocol):
@@ -66,3 +77,30 @@ class UserRepo(Protocol):
     async def grant(self, user_id: int, role: Role, added_by: int | None, at: datetime) -> None: ...
 
     async def revoke(self, user_id: int) -> bool: ...
+
+
+class SubscriptionRepo(Protocol):
+    async def add(self, subscription: Subscription) -> bool:
+        """Subscribes (re-enabling a disabled one); False if it was active already."""
+        ...
+
+    async def remove(self, channel: Channel, address: str) -> bool: ...
+
+    async def all(self, channel: Channel | None = None) -> list[Subscription]:
+        """Every subscription, active or disabled, oldest first."""
+        ...
+
+    async def move(self, channel: Channel, old: str, new: str) -> None:
+        """Keeps a subscription under a new address (a group that became a supergroup)."""
+        ...
+
+    async def disable(self, channel: Channel, address: str, reason: str) -> None: ...
+
+
+class Notifier(Protocol):
+    """Sends one alert to one recipient of one channel, formatted for that channel; reports
+    delivery failures in the result instead of raising."""
+
+    channel: Channel
+
+    async def send(self, address: str, alert: Alert) -> SendResult: ...

@@ -10,7 +10,17 @@ from core.access import AccessPolicy
 from core.alerts import AlertService
 from core.inventory import InventoryService
 from core.materials import MaterialCatalog
-from core.models import Alert, InventoryItem, Material, PricePoint, Role, User, VendorQuote
+from core.models import (
+    Alert,
+    Channel,
+    InventoryItem,
+    Material,
+    PricePoint,
+    Role,
+    Subscription,
+    User,
+    VendorQuote,
+)
 from core.prices import PriceService
 from core.services import Services
 from core.vendors import VendorService
@@ -116,6 +126,35 @@ class FakeUserRepo:
 
     async def revoke(self, user_id: int) -> bool:
         return self.users.pop(user_id, None) is not None
+
+
+class FakeSubscriptionRepo:
+    def __init__(self) -> None:
+        self.subscriptions: dict[tuple[Channel, str], Subscription] = {}
+
+    async def add(self, subscription: Subscription) -> bool:
+        key = (subscription.channel, subscription.address)
+        existing = self.subscriptions.get(key)
+        if existing is not None and existing.active:
+            return False
+        self.subscriptions[key] = subscription
+        return True
+
+    async def remove(self, channel: Channel, address: str) -> bool:
+        return self.subscriptions.pop((channel, address), None) is not None
+
+    async def all(self, channel: Channel | None = None) -> list[Subscription]:
+        return [s for s in self.subscriptions.values() if channel in (None, s.channel)]
+
+    async def move(self, channel: Channel, old: str, new: str) -> None:
+        subscription = self.subscriptions.pop((channel, old), None)
+        if subscription is not None:
+            self.subscriptions[(channel, new)] = replace(subscription, address=new)
+
+    async def disable(self, channel: Channel, address: str, reason: str) -> None:
+        key = (channel, address)
+        if key in self.subscriptions:
+            self.subscriptions[key] = replace(self.subscriptions[key], disabled_reason=reason)
 
 
 def daily_prices(

@@ -85,6 +85,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             address TEXT NOT NULL,
             added_by INTEGER,
             created_at TEXT NOT NULL,
+            disabled_reason TEXT,
             PRIMARY KEY (channel, address)
         )""",
     ),

@@ -18,11 +18,13 @@ from core.adapters.sqlite import (
 from core.models import (
     Alert,
     AlertType,
+    Channel,
     InventoryItem,
     Material,
     PricePoint,
     Role,
     Severity,
+    Subscription,
     User,
     VendorQuote,
 )
@@ -309,3 +311,67 @@ class SqliteUserRepo:
         async with self._db.transaction() as tx:
             cursor = await tx.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
             return cursor.rowcount > 0
+
+
+def _subscription(row: aiosqlite.Row) -> Subscription:
+    return Subscription(
+        Channel(row["channel"]),
+        row["address"],
+        from_db_time(row["created_at"]),
+        row["added_by"],
+        row["disabled_reason"],
+    )
+
+
+class SqliteSubscriptionRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, subscription: Subscription) -> bool:
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                """INSERT INTO subscriptions (channel, address, added_by, created_at)
+                   VALUES (?, ?, ?, ?)
+                   ON CONFLICT (channel, address) DO UPDATE
+                   SET disabled_reason = NULL, added_by = excluded.added_by,
+                       created_at = excluded.created_at
+                   WHERE disabled_reason IS NOT NULL""",
+                (
+                    subscription.channel.value,
+                    subscription.address,
+                    subscription.added_by,
+                    to_db_time(subscription.created_at),
+                ),
+            )
+            return cursor.rowcount > 0
+
+    async def remove(self, channel: Channel, address: str) -> bool:
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                "DELETE FROM subscriptions WHERE channel = ? AND address = ?",
+                (channel.value, address),
+            )
+            return cursor.rowcount > 0
+
+    async def all(self, channel: Channel | None = None) -> list[Subscription]:
+        rows = await self._db.fetchall(
+            """SELECT channel, address, added_by, created_at, disabled_reason FROM subscriptions
+               WHERE ? IS NULL OR channel = ? ORDER BY created_at, address""",
+            (channel, channel),
+        )
+        return [_subscription(r) for r in rows]
+
+    async def move(self, channel: Channel, old: str, new: str) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                """UPDATE OR REPLACE subscriptions SET address = ?
+                   WHERE channel = ? AND address = ?""",
+                (new, channel.value, old),
+            )
+
+    async def disable(self, channel: Channel, address: str, reason: str) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE subscriptions SET disabled_reason = ? WHERE channel = ? AND address = ?",
+                (reason, channel.value, address),
+            )

@@ -13,10 +13,11 @@ from core.adapters.sqlite_repos import (
     SqliteInventoryRepo,
     SqliteMaterialRepo,
     SqlitePriceRepo,
+    SqliteSubscriptionRepo,
     SqliteUserRepo,
     SqliteVendorRepo,
 )
-from core.models import Alert, AlertType, PricePoint, Role, Severity
+from core.models import Alert, AlertType, Channel, PricePoint, Role, Severity, Subscription
 from tests.fakes import COPPER, NOW, STEEL, quote, stock_item
 
 
@@ -145,3 +146,24 @@ async def test_inventory_vendors_alerts_and_users_round_trip(db: Database) -> No
     assert granted is not None and granted.role is Role.BUYER
     assert await users.revoke(42) is True
     assert await users.revoke(42) is False
+
+
+async def test_subscriptions_are_kept_moved_disabled_and_renewed(db: Database) -> None:
+    subscriptions = SqliteSubscriptionRepo(db)
+    group = Subscription(Channel.TELEGRAM, "-100", NOW, added_by=1)
+    assert await subscriptions.add(group) is True
+    assert await subscriptions.add(group) is False
+    await subscriptions.add(Subscription(Channel.WHATSAPP, "+4915112345678", NOW))
+
+    await subscriptions.move(Channel.TELEGRAM, "-100", "-1001234")
+    assert [s.address for s in await subscriptions.all(Channel.TELEGRAM)] == ["-1001234"]
+
+    await subscriptions.disable(Channel.WHATSAPP, "+4915112345678", "Twilio 21610: opted out")
+    (number,) = await subscriptions.all(Channel.WHATSAPP)
+    assert not number.active and number.disabled_reason == "Twilio 21610: opted out"
+    assert await subscriptions.add(Subscription(Channel.WHATSAPP, "+4915112345678", NOW)) is True
+    (number,) = await subscriptions.all(Channel.WHATSAPP)
+    assert number.active
+
+    assert await subscriptions.remove(Channel.TELEGRAM, "-1001234") is True
+    assert await subscriptions.remove(Channel.TELEGRAM, "-1001234") is False

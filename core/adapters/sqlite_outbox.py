@@ -61,8 +61,9 @@ class SqliteOutbox:
         async with self._db.transaction() as tx:
             stored = await self._alerts.add(alert)  # joins this transaction
             await tx.executemany(
-                """INSERT OR IGNORE INTO deliveries (alert_id, channel, address, next_attempt_at)
-                   VALUES (?, ?, ?, ?)""",
+                """INSERT INTO deliveries (alert_id, channel, address, next_attempt_at)
+                   VALUES (?, ?, ?, ?)
+                   ON CONFLICT (alert_id, channel, address) DO NOTHING""",
                 [
                     (stored.id, r.channel.value, r.address, to_db_time(alert.created_at))
                     for r in recipients

@@ -1,11 +1,13 @@
 """The alert jobs on PTB's JobQueue: scheduled once each, errors to the error handler."""
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from telegram.ext import Application, ApplicationBuilder, CallbackContext
 
+from bot.cli import configure_logging
 from bot.jobs import DELIVERY_INTERVAL_SECONDS, register_jobs
 from bot.settings import load_settings
 from core.alert_rules import AlertPolicy
@@ -92,3 +94,14 @@ async def test_a_failing_job_reaches_the_error_handler_and_runs_again() -> None:
     assert [str(e) for e in errors] == ["failure 1", "failure 2"]
     assert app.job_queue is not None
     assert app.job_queue.get_jobs_by_name("poll prices") == (poll,)  # still scheduled
+
+
+def test_loggers_that_print_request_urls_or_headers_are_quiet() -> None:
+    names = ("httpx", "httpcore", "twilio", "aiohttp")
+    before = {name: logging.getLogger(name).level for name in names}
+    try:
+        configure_logging("DEBUG")
+        assert all(logging.getLogger(name).level == logging.WARNING for name in names)
+    finally:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -109,6 +109,7 @@ def build_alerting(
     services: Services,
     telegram: Notifier | None = None,
     advice: AdviceSource | None = None,
+    delivery_concurrency: Mapping[Channel, int] | None = None,
 ) -> Alerting:
     """Feeds, rules, outbox and delivery worker over the database. `telegram` is the Telegram
     application's notifier (without it, Telegram deliveries wait in the outbox); `advice` is
@@ -155,19 +156,29 @@ def build_alerting(
         advice,
     )
     poller = PricePoller(feed, catalog, SqlitePriceRepo(db), clock)
-    worker = DeliveryWorker(outbox, notifiers, services.recipients, clock)
+    worker = DeliveryWorker(
+        outbox, notifiers, services.recipients, clock, concurrency=delivery_concurrency
+    )
     return Alerting(AlertJobs(poller, monitor, worker), notifiers, closers)
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Services]:
-    """Opens the database (seeding demo data on first start) and yields the services."""
+async def open_database(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Database]:
+    """Opens the database, seeding the demo data on first start."""
     clock = clock or SystemClock()
     db = await Database.open(settings.database_path)
     try:
         if await demo.is_empty(db):
             result = await demo.seed(db, clock.now().date())
             log.info("First start: %s", result.describe(settings.database_path))
-        yield await build_services(db, settings, clock)
+        yield db
     finally:
         await db.close()
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Services]:
+    """Opens the database (seeding demo data on first start) and yields the services."""
+    clock = clock or SystemClock()
+    async with open_database(settings, clock) as db:
+        yield await build_services(db, settings, clock)

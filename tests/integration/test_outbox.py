@@ -6,11 +6,16 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
-from core.adapters.sqlite import Database
+from core.adapters.sqlite import MIGRATIONS, Database
 from core.adapters.sqlite_outbox import SqliteOutbox, SqliteStateStore
-from core.adapters.sqlite_repos import SqliteMaterialRepo, SqliteSubscriptionRepo
+from core.adapters.sqlite_repos import (
+    SqliteAlertRepo,
+    SqliteMaterialRepo,
+    SqliteSubscriptionRepo,
+)
 from core.delivery import DeliveryWorker
 from core.models import (
     Alert,
@@ -245,4 +250,27 @@ async def test_job_state_survives_a_restart(tmp_path: Path) -> None:
             await state.set("csv-feed:x", "2")
         else:
             assert await state.get("csv-feed:x") == "2"
+        await db.close()
+
+
+async def test_alerts_from_before_the_outbox_migration_stay_readable(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = Database(await aiosqlite.connect(path, isolation_level=None), path)
+    old.connection.row_factory = aiosqlite.Row
+    await old.migrate(MIGRATIONS[:1])
+    await SqliteMaterialRepo(old).upsert(COPPER)
+    async with old.transaction() as tx:
+        await tx.execute(
+            """INSERT INTO alerts (type, severity, material, message, created_at, dedup_key)
+               VALUES ('LOW_INVENTORY', 'WARNING', 'copper', 'Low', '2026-11-01T08:00:00Z', 'k')"""
+        )
+    await old.close()
+
+    db = await Database.open(path)
+    try:
+        (alert,) = await SqliteAlertRepo(db).recent(5)
+        assert (alert.message, alert.facts, alert.magnitude) == ("Low", None, None)
+        assert alert.id is not None
+        assert await SqliteOutbox(db).summaries([alert.id]) == {}
+    finally:
         await db.close()

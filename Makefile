@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# Test-only Node tools (Prism, for the Twilio contract tests), pinned by package-lock.json.
+NODE_TOOLS := node_modules/.installed
 
 .PHONY: install run console test lint clean
 
@@ -15,6 +17,12 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+$(NODE_TOOLS): package.json package-lock.json
+	@command -v npm >/dev/null \
+		|| { echo "Node.js 18.20 or newer with npm is needed for the Twilio contract tests (Prism)"; exit 1; }
+	SCARF_ANALYTICS=false npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_TOOLS)
+
 run: $(INSTALLED)
 	$(BIN)/procurebot run
 
@@ -26,8 +34,8 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint $(NODE_TOOLS)
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -3,25 +3,41 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
 
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from core.access import AccessPolicy
+from core.adapters.csv_feed import CsvPriceFeed
+from core.adapters.http_feed import HttpPriceFeed
+from core.adapters.simulated_feed import SimulatedPriceFeed
 from core.adapters.sqlite import Database
+from core.adapters.sqlite_outbox import SqliteOutbox, SqliteStateStore
 from core.adapters.sqlite_repos import (
     SqliteAlertRepo,
     SqliteInventoryRepo,
     SqliteMaterialRepo,
     SqlitePriceRepo,
+    SqliteSubscriptionRepo,
     SqliteUserRepo,
     SqliteVendorRepo,
 )
+from core.adapters.twilio_whatsapp import TwilioWhatsAppNotifier
+from core.alert_rules import AlertPolicy
 from core.alerts import AlertService
+from core.delivery import DeliveryWorker
+from core.feeds import PricePoller
 from core.inventory import InventoryService
+from core.jobs import AlertJobs
 from core.materials import MaterialCatalog
-from core.ports import Clock, SystemClock
+from core.models import Channel
+from core.monitoring import AlertMonitor
+from core.ports import AdviceSource, Clock, Notifier, PriceFeed, SystemClock
 from core.prices import PriceService
+from core.recipients import RecipientDirectory
 from core.services import Services
 from core.vendors import VendorService
 from data import demo
@@ -29,28 +45,140 @@ from data import demo
 log = logging.getLogger(__name__)
 
 
+def whatsapp_ready(settings: Settings) -> bool:
+    """WhatsApp alerts go out only with credentials and a sender."""
+    return settings.whatsapp_enabled and settings.twilio_whatsapp_from is not None
+
+
 async def build_services(db: Database, settings: Settings, clock: Clock) -> Services:
     catalog = MaterialCatalog(await SqliteMaterialRepo(db).all())
+    outbox = SqliteOutbox(db)
     return Services(
         catalog=catalog,
         clock=clock,
         prices=PriceService(catalog, SqlitePriceRepo(db)),
         inventory=InventoryService(catalog, SqliteInventoryRepo(db), clock),
         vendors=VendorService(SqliteVendorRepo(db), clock),
-        alerts=AlertService(SqliteAlertRepo(db)),
+        alerts=AlertService(SqliteAlertRepo(db), outbox),
         access=AccessPolicy(settings.admin_user_ids, settings.allowed_user_ids, SqliteUserRepo(db)),
+        recipients=RecipientDirectory(
+            SqliteSubscriptionRepo(db),
+            clock,
+            settings.whatsapp_recipients,
+            whatsapp_ready(settings),
+            queue=outbox,
+        ),
     )
 
 
+def build_feed(
+    settings: Settings, db: Database, catalog: MaterialCatalog, clock: Clock
+) -> PriceFeed:
+    """The price feed PRICE_SOURCE names."""
+    source = settings.price_source
+    if source.kind == "csv":
+        return CsvPriceFeed(source.location, SqliteStateStore(db))
+    if source.kind == "http":
+        if not settings.price_http_paths:
+            raise SettingsError(
+                "PRICE_SOURCE is an http: feed but PRICE_HTTP_PATHS is empty: say where each "
+                "price sits in the JSON, e.g. PRICE_HTTP_PATHS=copper=rates.XCU,aluminium=rates.ALU"
+            )
+        return HttpPriceFeed(
+            source.location, settings.price_http_paths, settings.price_http_headers
+        )
+    return SimulatedPriceFeed(catalog, SqlitePriceRepo(db), clock, random.Random())
+
+
+@dataclass
+class Alerting:
+    """The alert machinery: the jobs to schedule, and what to close at shutdown."""
+
+    jobs: AlertJobs
+    notifiers: dict[Channel, Notifier]
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for close in self.closers:
+            await close()
+
+
+def build_alerting(
+    db: Database,
+    settings: Settings,
+    services: Services,
+    telegram: Notifier | None = None,
+    advice: AdviceSource | None = None,
+    delivery_concurrency: Mapping[Channel, int] | None = None,
+) -> Alerting:
+    """Feeds, rules, outbox and delivery worker over the database. `telegram` is the Telegram
+    application's notifier (without it, Telegram deliveries wait in the outbox); `advice` is
+    the forecasting service's current recommendations (without it, no BUY_SIGNAL)."""
+    clock, catalog = services.clock, services.catalog
+    assert services.recipients is not None, "build_services sets up the recipients"
+    if settings.whatsapp_enabled and settings.twilio_whatsapp_from is None:
+        raise SettingsError(
+            "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are set but TWILIO_WHATSAPP_FROM is not: "
+            "set the WhatsApp sender as whatsapp:+E164, e.g. whatsapp:+14155238886."
+        )
+    outbox, state = SqliteOutbox(db), SqliteStateStore(db)
+    feed = build_feed(settings, db, catalog, clock)
+    notifiers: dict[Channel, Notifier] = {}
+    closers: list[Callable[[], Awaitable[None]]] = []
+    if isinstance(feed, HttpPriceFeed):
+        closers.append(feed.aclose)
+    if telegram is not None:
+        notifiers[Channel.TELEGRAM] = telegram
+    if whatsapp_ready(settings):
+        assert settings.twilio_account_sid and settings.twilio_auth_token
+        assert settings.twilio_whatsapp_from
+        whatsapp = TwilioWhatsAppNotifier(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.get_secret_value(),
+            settings.twilio_whatsapp_from,
+            settings.twilio_base_url,
+            settings.twilio_content_sid,
+        )
+        notifiers[Channel.WHATSAPP] = whatsapp
+        closers.append(whatsapp.aclose)
+    policy = AlertPolicy(
+        settings.price_alert_pct, timedelta(minutes=settings.alert_cooldown_minutes)
+    )
+    monitor = AlertMonitor(
+        catalog,
+        SqlitePriceRepo(db),
+        services.inventory,
+        outbox,
+        services.recipients,
+        state,
+        clock,
+        policy,
+        advice,
+    )
+    poller = PricePoller(feed, catalog, SqlitePriceRepo(db), clock)
+    worker = DeliveryWorker(
+        outbox, notifiers, services.recipients, clock, concurrency=delivery_concurrency
+    )
+    return Alerting(AlertJobs(poller, monitor, worker), notifiers, closers)
+
+
 @asynccontextmanager
-async def open_services(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Services]:
-    """Opens the database (seeding demo data on first start) and yields the services."""
+async def open_database(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Database]:
+    """Opens the database, seeding the demo data on first start."""
     clock = clock or SystemClock()
     db = await Database.open(settings.database_path)
     try:
         if await demo.is_empty(db):
             result = await demo.seed(db, clock.now().date())
             log.info("First start: %s", result.describe(settings.database_path))
-        yield await build_services(db, settings, clock)
+        yield db
     finally:
         await db.close()
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Services]:
+    """Opens the database (seeding demo data on first start) and yields the services."""
+    clock = clock or SystemClock()
+    async with open_database(settings, clock) as db:
+        yield await build_services(db, settings, clock)

@@ -22,8 +22,10 @@ USAGE_ERROR = 2
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs each request URL at INFO, and the bot token is part of that URL.
-    for noisy in ("httpx", "httpcore", "cmdstanpy", "prophet", "matplotlib", "apscheduler"):
+    # httpx logs each request URL at INFO, and the bot token is part of that URL; the twilio
+    # client logs every request's headers and URL at INFO.
+    noisy_loggers = ("httpx", "httpcore", "cmdstanpy", "prophet", "matplotlib", "apscheduler")
+    for noisy in (*noisy_loggers, "twilio", "aiohttp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -21,6 +21,7 @@ from bot.formatting import (
     price_overview,
     stock_report,
     vendor_report,
+    whatsapp_report,
 )
 from core.errors import UnknownMaterial, UserError
 from core.models import Material, Role
@@ -179,9 +180,38 @@ async def alerts(request: Request) -> Reply:
                 f"a material ({', '.join(request.services.catalog.keys)}). "
                 "Examples: /alerts 20, /alerts copper"
             ) from None
-    history = await request.services.alerts.history(limit, material)
+    history = await request.services.alerts.report(limit, material)
     refresh = " ".join(("/alerts", *request.args))
     return Reply(alert_report(history, material), refresh=refresh)
+
+
+WHATSAPP_USAGE = (
+    "Usage: /whatsapp list, /whatsapp add +E164 or /whatsapp remove +E164, "
+    "e.g. /whatsapp add +4915112345678"
+)
+
+
+async def whatsapp(request: Request) -> Reply:
+    """/whatsapp list | add +E164 | remove +E164: the WhatsApp numbers that get alerts."""
+    directory = request.services.recipients
+    if directory is None:
+        return Reply("Alert delivery is not set up here, so there is no WhatsApp list.")
+    action = request.args[0].lower() if request.args else "list"
+    if action == "list":
+        if len(request.args) > 1:
+            raise UserError(f"/whatsapp list takes no number. {WHATSAPP_USAGE}")
+        numbers = await directory.whatsapp()
+        return Reply(whatsapp_report(numbers, directory.whatsapp_enabled), refresh="/whatsapp")
+    if action not in ("add", "remove"):
+        raise UserError(f"Unknown /whatsapp action '{request.args[0]}'. {WHATSAPP_USAGE}")
+    if len(request.args) < 2:
+        raise UserError(f"Which number? {WHATSAPP_USAGE}")
+    number = "".join(request.args[1:])  # "+49 151 1234 5678" arrives as several words
+    if action == "add":
+        change = await directory.add_whatsapp(number, request.caller.user_id)
+    else:
+        change = await directory.remove_whatsapp(number)
+    return Reply(esc(change.message))
 
 
 async def subscribe(request: Request) -> Reply:
@@ -266,6 +296,14 @@ COMMANDS: dict[str, Command] = {
             "/alerts 20",
             "the last N alerts (default 10), newest first.",
             alerts,
+        ),
+        Command(
+            "whatsapp",
+            "/whatsapp list | add +E164 | remove +E164",
+            "/whatsapp add +4915112345678",
+            "the WhatsApp numbers that get alerts.",
+            whatsapp,
+            admin_only=True,
         ),
         Command("subscribe", "/subscribe", "/subscribe", "send alerts to this chat.", subscribe),
         Command(

@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from core.alerts import AlertRecord
 from core.inventory import StockLevel, StockStatus
-from core.models import Alert, Material
+from core.models import Alert, DeliverySummary, Material
 from core.prices import PriceSummary
+from core.recipients import WhatsAppNumber
 from core.vendors import DELIVERY_WEIGHT, PRICE_WEIGHT, RATING_WEIGHT, VendorRanking
 
 MESSAGE_LIMIT = 4096
@@ -183,16 +185,58 @@ def vendor_report(ranking: VendorRanking) -> str:
     return "\n".join(lines)
 
 
-def alert_report(alerts: Sequence[Alert], material: Material | None) -> str:
+FAILURE_REASON_LIMIT = 60
+
+
+def delivery_line(summary: DeliverySummary) -> str:
+    """'sent to 3 of 4; 1 failed: blocked', or where it stands."""
+    if summary.total == 0:
+        return "no recipients were subscribed"
+    parts = [f"sent to {summary.sent} of {summary.total}"]
+    if summary.failed:
+        reasons = [
+            (reason or "failed")[:FAILURE_REASON_LIMIT] + (f" ({count})" if count > 1 else "")
+            for reason, count in summary.failures
+        ]
+        parts.append(f"{summary.failed} failed: {', '.join(reasons)}")
+    if summary.waiting:
+        parts.append(f"{summary.waiting} still being sent")
+    return "; ".join(parts)
+
+
+def alert_report(records: Sequence[AlertRecord | Alert], material: Material | None) -> str:
     scope = f" for {esc(material.name)}" if material else ""
-    if not alerts:
+    if not records:
         return (
             f"No alerts{scope} yet. Alerts come when a price moves sharply, stock runs low or "
             "the forecast says buy now."
         )
-    lines = [f"<b>Last {len(alerts)} alerts{scope}</b>, newest first"]
-    for a in alerts:
+    lines = [f"<b>Last {len(records)} alerts{scope}</b>, newest first"]
+    for record in records:
+        a, delivery = (
+            (record.alert, record.delivery) if isinstance(record, AlertRecord) else (record, None)
+        )
         lines.append(
             f"{moment(a.created_at)} · <b>{esc(a.severity)}</b> {esc(a.type)}\n    {esc(a.message)}"
         )
+        if delivery is not None:
+            lines.append(f"    <i>{esc(delivery_line(delivery))}</i>")
+    return "\n".join(lines)
+
+
+def whatsapp_report(numbers: Sequence[WhatsAppNumber], enabled: bool) -> str:
+    lines = ["<b>WhatsApp alert recipients</b>"]
+    if not enabled:
+        lines.append(
+            "<i>WhatsApp is off: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+            "TWILIO_WHATSAPP_FROM to send.</i>"
+        )
+    if not numbers:
+        lines.append("None yet. Add one: /whatsapp add +4915112345678")
+    for n in numbers:
+        origin = "from settings" if n.from_settings else "added"
+        if not n.from_settings and n.added_by is not None:
+            origin += f" by {n.added_by}"
+        state = f" · <b>off</b>: {esc(n.disabled_reason)}" if n.disabled_reason else ""
+        lines.append(f"{esc(n.number)} · {origin}{state}")
     return "\n".join(lines)

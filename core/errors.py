@@ -16,3 +16,8 @@ class UnknownMaterial(UserError):
         self.text = text
         self.known = known
         self.suggestion = suggestion
+
+
+class FeedError(Exception):
+    """A price feed could not be read at all (unreachable, an error status, not the expected
+    format). The message says why, and never contains a secret (API keys, headers)."""

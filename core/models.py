@@ -85,9 +85,28 @@ class Severity(StrEnum):
     INFO = "INFO"
 
 
+SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    """An alert's parts as short texts, for channels that fill a template (WhatsApp):
+    e.g. "Copper", "-6.2% in 24 h", "8,412 USD/t", "Forecast: WAIT"."""
+
+    material: str
+    change: str
+    price: str
+    advice: str
+
+
 @dataclass(frozen=True)
 class Alert:
-    """Something a buyer should act on; `dedup_key` names the condition for the cool-down."""
+    """Something a buyer should act on; `dedup_key` names the condition for the cool-down.
+
+    `magnitude` is the size of the condition where it has one (the percent move of a price
+    alert), so that the cool-down can tell a clearly larger move; `facts` are the parts a
+    template needs.
+    """
 
     type: AlertType
     severity: Severity
@@ -96,6 +115,8 @@ class Alert:
     created_at: datetime
     dedup_key: str
     id: int | None = None
+    magnitude: float | None = None
+    facts: AlertFacts | None = None
 
 
 class Channel(StrEnum):
@@ -160,3 +181,84 @@ class User:
     added_at: datetime
     added_by: int | None = None
     name: str | None = None
+
+
+class Advice(StrEnum):
+    """A recommendation's verdict for one material."""
+
+    BUY_NOW = "BUY NOW"
+    WAIT = "WAIT"
+    MONITOR = "MONITOR"
+
+
+@dataclass(frozen=True)
+class CurrentAdvice:
+    """The current recommendation for one material, as the forecasting service gives it."""
+
+    material: str
+    advice: Advice
+    reason: str = ""
+    expected_change_pct: float | None = None
+
+
+class DeliveryStatus(StrEnum):
+    """Where one delivery of one alert to one recipient stands.
+
+    PENDING (waiting, possibly until `next_attempt_at`) -> SENDING (claimed: a send is in
+    flight) -> SENT, or back to PENDING after a transient failure, or FAILED for good.
+    """
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One alert to one recipient, as stored in the outbox."""
+
+    id: int
+    alert_id: int
+    channel: Channel
+    address: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class DeliverySummary:
+    """How the deliveries of one alert went: counts by status and the failure reasons."""
+
+    total: int = 0
+    sent: int = 0
+    failed: int = 0
+    waiting: int = 0
+    failures: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One address of one channel that gets an alert."""
+
+    channel: Channel
+    address: str
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    """One price as a feed gave it, not checked yet.
+
+    `material` is the feed's name for it, `price` whatever the feed sent, `at` a time (or the
+    feed's text for it; None means "as of this poll"), `key` a stable name for where in the
+    feed it came from ("line 12", "copper at rates.XCU"), for the log. `problem` is set when
+    the feed could not even split the row into those parts.
+    """
+
+    material: str
+    price: object
+    at: datetime | str | None
+    key: str
+    problem: str | None = None

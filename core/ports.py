@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Protocol
 
 from core.models import (
     Alert,
     Channel,
+    CurrentAdvice,
+    Delivery,
+    DeliverySummary,
+    FeedRow,
     InventoryItem,
     Material,
     PricePoint,
+    Recipient,
     Role,
     SendResult,
     Subscription,
@@ -104,3 +110,102 @@ class Notifier(Protocol):
     channel: Channel
 
     async def send(self, address: str, alert: Alert) -> SendResult: ...
+
+
+async def _nothing_to_confirm() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class FeedBatch:
+    """What one poll of a feed returned. `confirm` is awaited once the rows are stored, so a
+    feed that reads incrementally (a growing CSV) moves past them only then: a crash before
+    that rereads them, and the price repository ignores the duplicates."""
+
+    rows: Sequence[FeedRow]
+    confirm: Callable[[], Awaitable[None]] = field(default=_nothing_to_confirm)
+
+
+class PriceFeed(Protocol):
+    """A source of prices: simulated, a CSV file, an HTTP JSON API."""
+
+    @property
+    def name(self) -> str:
+        """Names the feed in logs and as the stored prices' source; no secrets in it."""
+        ...
+
+    async def fetch(self) -> FeedBatch:
+        """The rows not confirmed before; raises FeedError when the feed cannot be read."""
+        ...
+
+
+class AdviceSource(Protocol):
+    """The current recommendation per material (the forecasting service)."""
+
+    async def current(self) -> Mapping[str, CurrentAdvice]:
+        """By material key; materials without a recommendation are missing."""
+        ...
+
+
+class StateStore(Protocol):
+    """Small named values the jobs keep across restarts (a feed's read position, the last
+    recommendation seen)."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str) -> None: ...
+
+
+class AlertOutbox(Protocol):
+    """Where raised alerts go: stored with one pending delivery per recipient."""
+
+    async def record(self, alert: Alert, recipients: Sequence[Recipient]) -> Alert:
+        """Stores the alert and its deliveries in one transaction; returns it with its id."""
+        ...
+
+    async def last_alert(self, dedup_key: str) -> Alert | None:
+        """The newest alert raised for this condition."""
+        ...
+
+
+class DeliveryQueue(Protocol):
+    """The outbox as the delivery worker sees it. Every method commits before returning."""
+
+    async def recover(self, owner: str) -> int:
+        """Puts deliveries claimed by other (dead) workers back to pending; returns how many."""
+        ...
+
+    async def due(
+        self, channel: Channel, now: datetime, limit: int, skip: Sequence[int] = ()
+    ) -> list[tuple[Delivery, Alert]]:
+        """Pending deliveries of `channel` whose time has come, oldest first."""
+        ...
+
+    async def claim(self, delivery_id: int, owner: str, now: datetime) -> bool:
+        """Marks a pending delivery in flight and counts the attempt; False if it was not
+        pending any more."""
+        ...
+
+    async def mark_sent(self, delivery_id: int, now: datetime) -> None: ...
+
+    async def mark_retry(self, delivery_id: int, at: datetime, detail: str) -> None:
+        """Back to pending, due at `at`."""
+        ...
+
+    async def mark_failed(self, delivery_id: int, detail: str) -> None: ...
+
+    async def redirect(self, delivery_id: int, new_address: str, now: datetime) -> None:
+        """Sends this delivery, and the pending ones to the same address, to `new_address`
+        instead, due now (a group became a supergroup). One already going to the new address
+        for the same alert fails as a duplicate instead."""
+        ...
+
+    async def cancel(self, channel: Channel, address: str, reason: str) -> int:
+        """Fails the pending deliveries to an address that can no longer get them."""
+        ...
+
+
+class DeliveryLog(Protocol):
+    async def summaries(self, alert_ids: Sequence[int]) -> dict[int, DeliverySummary]:
+        """How delivery went, per alert id (alerts with no deliveries are missing)."""
+        ...

@@ -10,6 +10,7 @@ from core.inventory import InventoryService
 from core.materials import MaterialCatalog
 from core.ports import Clock
 from core.prices import PriceService
+from core.recipients import RecipientDirectory
 from core.vendors import VendorService
 
 
@@ -22,3 +23,4 @@ class Services:
     vendors: VendorService
     alerts: AlertService
     access: AccessPolicy
+    recipients: RecipientDirectory | None = None  # None: alert delivery is not set up

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+import asyncio
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from core.access import AccessPolicy
@@ -13,15 +15,25 @@ from core.materials import MaterialCatalog
 from core.models import (
     Alert,
     Channel,
+    CurrentAdvice,
+    Delivery,
+    DeliveryStatus,
+    DeliverySummary,
+    FeedRow,
     InventoryItem,
     Material,
     PricePoint,
+    Recipient,
     Role,
+    SendResult,
+    SendStatus,
     Subscription,
     User,
     VendorQuote,
 )
+from core.ports import FeedBatch
 from core.prices import PriceService
+from core.recipients import RecipientDirectory
 from core.services import Services
 from core.vendors import VendorService
 
@@ -111,6 +123,212 @@ class FakeAlertRepo:
         return sorted(chosen, key=lambda a: a.created_at, reverse=True)[:limit]
 
 
+class FakeOutbox:
+    """AlertOutbox, DeliveryQueue and DeliveryLog in memory, with the same state machine as
+    the SQLite outbox."""
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+        self.deliveries: dict[int, Delivery] = {}
+        self.claimed_by: dict[int, str] = {}
+
+    # AlertOutbox
+    async def record(self, alert: Alert, recipients: Sequence[Recipient]) -> Alert:
+        stored = replace(alert, id=len(self.alerts) + 1)
+        self.alerts.append(stored)
+        for r in dict.fromkeys(recipients):
+            delivery_id = len(self.deliveries) + 1
+            self.deliveries[delivery_id] = Delivery(
+                delivery_id,
+                stored.id or 0,
+                r.channel,
+                r.address,
+                DeliveryStatus.PENDING,
+                0,
+                alert.created_at,
+            )
+        return stored
+
+    async def last_alert(self, dedup_key: str) -> Alert | None:
+        same = [a for a in self.alerts if a.dedup_key == dedup_key]
+        return max(same, key=lambda a: (a.created_at, a.id or 0)) if same else None
+
+    async def recent(self, limit: int, material: str | None = None) -> list[Alert]:
+        """AlertRepo too, so that /alerts sees what was recorded."""
+        chosen = [a for a in self.alerts if material is None or a.material == material]
+        return sorted(chosen, key=lambda a: (a.created_at, a.id or 0), reverse=True)[:limit]
+
+    # DeliveryQueue
+    async def recover(self, owner: str) -> int:
+        stale = [
+            d
+            for d in self.deliveries.values()
+            if d.status is DeliveryStatus.SENDING and self.claimed_by.get(d.id) != owner
+        ]
+        for d in stale:
+            self._set(d.id, status=DeliveryStatus.PENDING)
+        return len(stale)
+
+    async def due(
+        self, channel: Channel, now: datetime, limit: int, skip: Sequence[int] = ()
+    ) -> list[tuple[Delivery, Alert]]:
+        due = sorted(
+            (
+                d
+                for d in self.deliveries.values()
+                if d.status is DeliveryStatus.PENDING
+                and d.channel is channel
+                and d.next_attempt_at <= now
+                and d.id not in skip
+            ),
+            key=lambda d: (d.next_attempt_at, d.id),
+        )
+        return [(d, self.alerts[d.alert_id - 1]) for d in due[:limit]]
+
+    async def claim(self, delivery_id: int, owner: str, now: datetime) -> bool:
+        d = self.deliveries[delivery_id]
+        if d.status is not DeliveryStatus.PENDING:
+            return False
+        self._set(delivery_id, status=DeliveryStatus.SENDING, attempts=d.attempts + 1)
+        self.claimed_by[delivery_id] = owner
+        return True
+
+    async def mark_sent(self, delivery_id: int, now: datetime) -> None:
+        self._finish(delivery_id, status=DeliveryStatus.SENT, detail="")
+
+    async def mark_retry(self, delivery_id: int, at: datetime, detail: str) -> None:
+        self._finish(delivery_id, status=DeliveryStatus.PENDING, next_attempt_at=at, detail=detail)
+
+    async def mark_failed(self, delivery_id: int, detail: str) -> None:
+        self._finish(delivery_id, status=DeliveryStatus.FAILED, detail=detail)
+
+    async def redirect(self, delivery_id: int, new_address: str, now: datetime) -> None:
+        moved = self.deliveries[delivery_id]
+        for d in list(self.deliveries.values()):
+            if (d.channel, d.address) != (moved.channel, moved.address):
+                continue
+            if d.id != delivery_id and d.status is not DeliveryStatus.PENDING:
+                continue
+            taken = any(
+                (o.alert_id, o.channel, o.address) == (d.alert_id, d.channel, new_address)
+                for o in self.deliveries.values()
+            )
+            if taken:
+                self._set(d.id, status=DeliveryStatus.FAILED, detail=f"moved to {new_address}")
+            else:
+                self._set(
+                    d.id, address=new_address, status=DeliveryStatus.PENDING, next_attempt_at=now
+                )
+
+    async def cancel(self, channel: Channel, address: str, reason: str) -> int:
+        pending = [
+            d
+            for d in self.deliveries.values()
+            if (d.channel, d.address, d.status) == (channel, address, DeliveryStatus.PENDING)
+        ]
+        for d in pending:
+            self._set(d.id, status=DeliveryStatus.FAILED, detail=reason)
+        return len(pending)
+
+    # DeliveryLog
+    async def summaries(self, alert_ids: Sequence[int]) -> dict[int, DeliverySummary]:
+        result = {}
+        for alert_id in alert_ids:
+            mine = [d for d in self.deliveries.values() if d.alert_id == alert_id]
+            if not mine:
+                continue
+            status = Counter(d.status for d in mine)
+            reasons = Counter(d.detail for d in mine if d.status is DeliveryStatus.FAILED)
+            result[alert_id] = DeliverySummary(
+                len(mine),
+                status[DeliveryStatus.SENT],
+                status[DeliveryStatus.FAILED],
+                status[DeliveryStatus.PENDING] + status[DeliveryStatus.SENDING],
+                tuple(reasons.most_common()),
+            )
+        return result
+
+    def _set(self, delivery_id: int, **changes: object) -> None:
+        self.deliveries[delivery_id] = replace(self.deliveries[delivery_id], **changes)  # type: ignore[arg-type]
+
+    def _finish(self, delivery_id: int, **changes: object) -> None:
+        if self.deliveries[delivery_id].status is DeliveryStatus.SENDING:
+            self._set(delivery_id, **changes)
+
+    def by_status(self, status: DeliveryStatus) -> list[Delivery]:
+        return [d for d in self.deliveries.values() if d.status is status]
+
+
+class FakeStateStore:
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    async def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+
+@dataclass
+class FakeNotifier:
+    """Records every send; answers from a script of results per address (SENT when the script
+    is empty). `gate`, when set, holds every send until it is opened."""
+
+    channel: Channel = Channel.TELEGRAM
+    script: dict[str, list[SendResult]] = field(default_factory=dict)
+    sent: list[tuple[str, Alert]] = field(default_factory=list)
+    attempts: list[str] = field(default_factory=list)
+    gate: asyncio.Event | None = None
+    in_flight: int = 0
+    most_in_flight: int = 0
+
+    async def send(self, address: str, alert: Alert) -> SendResult:
+        self.attempts.append(address)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            else:
+                await asyncio.sleep(0)
+            results = self.script.get(address)
+            result = results.pop(0) if results else SendResult(SendStatus.SENT)
+            if result.status is SendStatus.SENT:
+                self.sent.append((address, alert))
+            return result
+        finally:
+            self.in_flight -= 1
+
+
+class FakeFeed:
+    """A feed answering a script of batches (rows) or errors, one per fetch."""
+
+    name = "fake"
+
+    def __init__(self, *answers: list[FeedRow] | Exception) -> None:
+        self.answers = list(answers)
+        self.confirmed = 0
+
+    async def fetch(self) -> FeedBatch:
+        answer = self.answers.pop(0) if self.answers else []
+        if isinstance(answer, Exception):
+            raise answer
+
+        async def confirm() -> None:
+            self.confirmed += 1
+
+        return FeedBatch(answer, confirm)
+
+
+class FakeAdviceSource:
+    def __init__(self, advice: Mapping[str, CurrentAdvice] | None = None) -> None:
+        self.advice = dict(advice or {})
+
+    async def current(self) -> Mapping[str, CurrentAdvice]:
+        return dict(self.advice)
+
+
 class FakeUserRepo:
     def __init__(self) -> None:
         self.users: dict[int, User] = {}
@@ -187,8 +405,13 @@ def make_services(
     clock: FakeClock | None = None,
     admins: frozenset[int] = frozenset({1}),
     allowed: frozenset[int] = frozenset({2}),
+    outbox: FakeOutbox | None = None,
+    subscriptions: FakeSubscriptionRepo | None = None,
+    whatsapp_numbers: Sequence[str] = (),
+    whatsapp_enabled: bool = True,
 ) -> Services:
-    """The core services over fakes, as the composition root builds them over SQLite."""
+    """The core services over fakes, as the composition root builds them over SQLite. With an
+    `outbox`, /alerts reads the alerts recorded there with their deliveries."""
     catalog = MaterialCatalog(MATERIALS)
     clock = clock or FakeClock()
     return Services(
@@ -197,6 +420,13 @@ def make_services(
         prices=PriceService(catalog, prices or FakePriceRepo()),
         inventory=InventoryService(catalog, inventory or FakeInventoryRepo(), clock),
         vendors=VendorService(vendors or FakeVendorRepo(), clock),
-        alerts=AlertService(alerts or FakeAlertRepo()),
+        alerts=AlertService(alerts or outbox or FakeAlertRepo(), outbox),
         access=AccessPolicy(admins, allowed, users or FakeUserRepo()),
+        recipients=RecipientDirectory(
+            subscriptions or FakeSubscriptionRepo(),
+            clock,
+            whatsapp_numbers,
+            whatsapp_enabled,
+            queue=outbox,
+        ),
     )

@@ -89,6 +89,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (channel, address)
         )""",
     ),
+    # 2: the delivery outbox, the structured parts of an alert, and small job state.
+    (
+        "ALTER TABLE alerts ADD COLUMN magnitude REAL",
+        "ALTER TABLE alerts ADD COLUMN facts TEXT",
+        """CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+            channel TEXT NOT NULL CHECK (channel IN ('telegram', 'whatsapp')),
+            address TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+            next_attempt_at TEXT NOT NULL,
+            claimed_by TEXT,
+            sent_at TEXT,
+            detail TEXT NOT NULL DEFAULT '',
+            UNIQUE (alert_id, channel, address)
+        )""",
+        """CREATE INDEX deliveries_due ON deliveries (channel, next_attempt_at, id)
+            WHERE status = 'pending'""",
+        "CREATE INDEX deliveries_in_flight ON deliveries (claimed_by) WHERE status = 'sending'",
+        "CREATE INDEX deliveries_by_address ON deliveries (channel, address, status)",
+        """CREATE TABLE job_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+    ),
 )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 import aiosqlite
 
@@ -17,6 +19,7 @@ from core.adapters.sqlite import (
 )
 from core.models import (
     Alert,
+    AlertFacts,
     AlertType,
     Channel,
     InventoryItem,
@@ -222,6 +225,33 @@ class SqliteVendorRepo:
             )
 
 
+ALERT_COLUMNS = "id, type, severity, material, message, created_at, dedup_key, magnitude, facts"
+
+
+def _facts_to_db(facts: AlertFacts | None) -> str | None:
+    return None if facts is None else json.dumps(dataclasses.asdict(facts))
+
+
+def alert_from_row(row: aiosqlite.Row, prefix: str = "") -> Alert:
+    """An alert from a row selecting ALERT_COLUMNS (each named `prefix` + column)."""
+
+    def column(name: str) -> Any:
+        return row[prefix + name]
+
+    facts_json = column("facts")
+    return Alert(
+        AlertType(column("type")),
+        Severity(column("severity")),
+        column("material"),
+        column("message"),
+        from_db_time(column("created_at")),
+        column("dedup_key"),
+        column("id"),
+        column("magnitude"),
+        None if facts_json is None else AlertFacts(**json.loads(facts_json)),
+    )
+
+
 class SqliteAlertRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -229,8 +259,9 @@ class SqliteAlertRepo:
     async def add(self, alert: Alert) -> Alert:
         async with self._db.transaction() as tx:
             cursor = await tx.execute(
-                """INSERT INTO alerts (type, severity, material, message, created_at, dedup_key)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO alerts (type, severity, material, message, created_at, dedup_key,
+                                       magnitude, facts)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     alert.type.value,
                     alert.severity.value,
@@ -238,38 +269,30 @@ class SqliteAlertRepo:
                     alert.message,
                     to_db_time(alert.created_at),
                     alert.dedup_key,
+                    alert.magnitude,
+                    _facts_to_db(alert.facts),
                 ),
             )
             alert_id = cursor.lastrowid
-        return Alert(
-            alert.type,
-            alert.severity,
-            alert.material,
-            alert.message,
-            alert.created_at,
-            alert.dedup_key,
-            alert_id,
-        )
+        return dataclasses.replace(alert, id=alert_id)
 
     async def recent(self, limit: int, material: str | None = None) -> list[Alert]:
         rows = await self._db.fetchall(
-            """SELECT id, type, severity, material, message, created_at, dedup_key FROM alerts
+            f"""SELECT {ALERT_COLUMNS} FROM alerts
                WHERE ? IS NULL OR material = ?
-               ORDER BY created_at DESC, id DESC LIMIT ?""",
+               ORDER BY created_at DESC, id DESC LIMIT ?""",  # noqa: S608 (a constant)
             (material, material, limit),
         )
-        return [
-            Alert(
-                AlertType(r["type"]),
-                Severity(r["severity"]),
-                r["material"],
-                r["message"],
-                from_db_time(r["created_at"]),
-                r["dedup_key"],
-                r["id"],
-            )
-            for r in rows
-        ]
+        return [alert_from_row(r) for r in rows]
+
+    async def last(self, dedup_key: str) -> Alert | None:
+        """The newest alert for one condition."""
+        row = await self._db.fetchone(
+            f"""SELECT {ALERT_COLUMNS} FROM alerts WHERE dedup_key = ?
+                ORDER BY created_at DESC, id DESC""",  # noqa: S608 (a constant)
+            (dedup_key,),
+        )
+        return None if row is None else alert_from_row(row)
 
 
 def _user(row: aiosqlite.Row) -> User:

@@ -1,0 +1,60 @@
+"""Puts the alert jobs on PTB's JobQueue (APScheduler).
+
+Each job runs at most once at a time (`max_instances=1`, and the core jobs skip a turn while
+still running), and missed turns are coalesced into one. An exception in a job goes to the
+application's error handler (PTB's Job.run passes it to `process_error`) and the schedule goes
+on: the next turn runs as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, Job
+
+from bot.settings import Settings
+from core.jobs import AlertJobs
+
+# Delivery is cheap to poll (one indexed query) and sets how soon an alert leaves.
+DELIVERY_INTERVAL_SECONDS = 2.0
+JOB_OPTIONS = {"max_instances": 1, "coalesce": True}
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+JobCallback = Callable[[CallbackContext[Any, Any, Any, Any]], Coroutine[Any, Any, None]]
+
+
+def _callback(job: Callable[[], Awaitable[object]]) -> JobCallback:
+    async def callback(context: CallbackContext[Any, Any, Any, Any]) -> None:
+        await job()
+
+    callback.__name__ = getattr(job, "__name__", "job")
+    return callback
+
+
+def register_jobs(
+    application: AnyApplication, jobs: AlertJobs, settings: Settings
+) -> list[Job[Any]]:
+    """Schedules the price poll (then price and buy alerts), the stock check and the delivery
+    worker; returns the jobs."""
+    queue = application.job_queue
+    if queue is None:
+        raise RuntimeError("The job queue is missing: install python-telegram-bot[job-queue].")
+    every = settings.price_update_seconds
+    return [
+        queue.run_repeating(
+            _callback(jobs.poll_prices), every, first=1, name="poll prices", job_kwargs=JOB_OPTIONS
+        ),
+        queue.run_repeating(
+            _callback(jobs.check_stock), every, first=3, name="check stock", job_kwargs=JOB_OPTIONS
+        ),
+        queue.run_repeating(
+            _callback(jobs.deliver),
+            DELIVERY_INTERVAL_SECONDS,
+            first=2,
+            name="deliver alerts",
+            job_kwargs=JOB_OPTIONS,
+        ),
+    ]

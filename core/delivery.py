@@ -1,0 +1,277 @@
+"""The delivery worker: sends the outbox's pending deliveries through each channel's Notifier.
+
+State machine of one delivery (all of it in SQLite, see core/adapters/sqlite_outbox.py):
+
+    pending --claim--> sending --SENT--> sent                       (final)
+                          |----RETRY---> pending, due after a backoff (or retry_after)
+                          |----FAILED--> failed, with the reason       (final)
+                          '----moved---> pending, to the new address, due now
+
+When each step is committed, relative to the send:
+1. The alert and all its deliveries are committed in one transaction before anything is sent.
+2. `claim` (pending -> sending, attempts + 1) is committed before the send starts.
+3. The result is committed as soon as the send returns.
+
+A crash (kill -9) at any moment therefore leaves every delivery pending, sending or final.
+Final ones are never sent again. Pending ones are sent after the restart. Sending ones are put
+back to pending when the next worker starts (`recover`) and sent again: that is the remaining
+at-least-once window. It is the time from the request leaving to its result being committed
+(one network round trip plus one small commit), and it covers at most the sends in flight at
+the crash (`concurrency` per channel). Neither Telegram nor Twilio takes an idempotency key for
+a message, so a message accepted just before a crash is sent twice rather than lost. (SQLite
+runs with synchronous=NORMAL in WAL mode: a commit survives a process crash, but the last ones
+may be lost on a power cut or an OS crash, which widens the same window.)
+
+Retries: a RETRY result (rate limit, timeout, 5xx) waits `retry_after` when the service said
+so, else an exponential backoff (5 s, 10 s, 20 s ... capped at 10 minutes); a `retry_after`
+also pauses the whole channel for that long (a 429 is about the sender, not one chat). After
+`max_attempts` attempts (12: about 50 minutes of backoff) the delivery is marked failed with the
+last reason. A send that does not return within `send_timeout` counts as a RETRY.
+
+Throughput: each channel has its own loop with a bounded number of sends in flight (Telegram
+30, WhatsApp 5 by default); the two small commits per message overlap with the other sends'
+network time, so the rate is set by the channel (PTB's AIORateLimiter keeps Telegram at its
+limits), not by the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.models import Alert, Channel, Delivery, SendResult, SendStatus
+from core.ports import Clock, DeliveryQueue, Notifier
+from core.recipients import RecipientDirectory, mask
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = {Channel.TELEGRAM: 30, Channel.WHATSAPP: 5}
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to try a delivery again after a transient failure, and when to give up."""
+
+    first_delay: float = 5.0
+    factor: float = 2.0
+    max_delay: float = 600.0
+    max_attempts: int = 12
+
+    def delay(self, attempts: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after the `attempts`-th attempt failed."""
+        if retry_after is not None and retry_after > 0:
+            return max(1.0, retry_after)
+        return min(self.max_delay, self.first_delay * self.factor ** max(0, attempts - 1))
+
+
+@dataclass
+class DeliveryReport:
+    """What one run of the worker did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    moved: int = 0
+    recovered: int = 0
+    skipped: bool = False  # another run was still going
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.retried + self.failed + self.moved
+
+
+@dataclass
+class _Lane:
+    """One channel's sending state within a worker."""
+
+    notifier: Notifier
+    limit: int
+    paused_until: datetime | None = None
+    in_flight: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+
+
+class DeliveryWorker:
+    """Sends due deliveries; one run at a time, safe to call as often as wanted."""
+
+    def __init__(
+        self,
+        queue: DeliveryQueue,
+        notifiers: Mapping[Channel, Notifier],
+        recipients: RecipientDirectory,
+        clock: Clock,
+        policy: RetryPolicy | None = None,
+        concurrency: Mapping[Channel, int] | None = None,
+        send_timeout: float = 60.0,
+        owner: str | None = None,
+    ) -> None:
+        self._queue = queue
+        self._recipients = recipients
+        self._clock = clock
+        self.policy = policy or RetryPolicy()
+        self._send_timeout = send_timeout
+        limits = {**DEFAULT_CONCURRENCY, **(concurrency or {})}
+        self._lanes = {
+            channel: _Lane(notifier, max(1, limits.get(channel, 1)))
+            for channel, notifier in notifiers.items()
+        }
+        self.owner = owner or uuid.uuid4().hex
+        self._lock = asyncio.Lock()
+        self._recovered = False
+
+    @property
+    def channels(self) -> list[Channel]:
+        return list(self._lanes)
+
+    async def run(self) -> DeliveryReport:
+        """Sends everything due now, and what falls due while it runs; returns when nothing
+        due is left (retries scheduled later wait for a later run)."""
+        if self._lock.locked():
+            return DeliveryReport(skipped=True)
+        async with self._lock:
+            report = DeliveryReport()
+            if not self._recovered:
+                report.recovered = await self._queue.recover(self.owner)
+                self._recovered = True
+                if report.recovered:
+                    log.warning(
+                        "%d deliveries were in flight when the bot last stopped; sending them "
+                        "again (a message accepted just before the stop may arrive twice).",
+                        report.recovered,
+                    )
+            await asyncio.gather(
+                *(self._drain(channel, lane, report) for channel, lane in self._lanes.items())
+            )
+            return report
+
+    def _paused(self, lane: _Lane) -> bool:
+        return lane.paused_until is not None and self._clock.now() < lane.paused_until
+
+    async def _drain(self, channel: Channel, lane: _Lane, report: DeliveryReport) -> None:
+        slots = asyncio.Semaphore(lane.limit)
+        try:
+            while not self._paused(lane):
+                due = await self._queue.due(
+                    channel, self._clock.now(), BATCH, skip=list(lane.in_flight)
+                )
+                if not due:
+                    if not lane.in_flight:
+                        return
+                    await asyncio.wait(
+                        list(lane.in_flight.values()), return_when=asyncio.FIRST_COMPLETED
+                    )
+                    continue
+                for delivery, alert in due:
+                    await slots.acquire()
+                    if self._paused(lane):
+                        slots.release()
+                        break
+                    task = asyncio.create_task(self._deliver(lane, delivery, alert, report))
+                    lane.in_flight[delivery.id] = task
+                    task.add_done_callback(_finished(lane, delivery.id, slots))
+            if lane.in_flight:
+                await asyncio.wait(list(lane.in_flight.values()))
+        finally:
+            # Cancelled (shutdown) or failed: stop the sends still going. Their deliveries stay
+            # in flight in the database and are recovered by the next worker.
+            for task in lane.in_flight.values():
+                task.cancel()
+            if lane.in_flight:
+                await asyncio.wait(list(lane.in_flight.values()))
+
+    async def _deliver(
+        self, lane: _Lane, delivery: Delivery, alert: Alert, report: DeliveryReport
+    ) -> None:
+        try:
+            if not await self._queue.claim(delivery.id, self.owner, self._clock.now()):
+                return
+            attempt = delivery.attempts + 1
+            result = await self._send(lane.notifier, delivery, alert)
+            await self._settle(lane, delivery, attempt, result, report)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A database error mid-way: the delivery stays as it was committed (pending, or in
+            # flight and recovered at the next start); nothing is lost.
+            log.exception("Delivery %d could not be processed", delivery.id)
+
+    async def _send(self, notifier: Notifier, delivery: Delivery, alert: Alert) -> SendResult:
+        try:
+            return await asyncio.wait_for(
+                notifier.send(delivery.address, alert), self._send_timeout
+            )
+        except TimeoutError:
+            return SendResult(SendStatus.RETRY, f"no answer within {self._send_timeout:g} s")
+        except Exception as error:  # the Notifier contract says it should not raise
+            log.exception("The %s notifier raised instead of reporting", delivery.channel)
+            return SendResult(SendStatus.RETRY, f"unexpected {type(error).__name__}")
+
+    async def _settle(
+        self,
+        lane: _Lane,
+        delivery: Delivery,
+        attempt: int,
+        result: SendResult,
+        report: DeliveryReport,
+    ) -> None:
+        now = self._clock.now()
+        channel, address = delivery.channel, delivery.address
+        where = f"{channel} {mask(address)}"
+        if result.moved_to:
+            await self._recipients.move(channel, address, result.moved_to)
+            await self._queue.redirect(delivery.id, result.moved_to, now)
+            report.moved += 1
+            log.info("%s moved to %s; its alerts follow it", where, result.moved_to)
+        elif result.status is SendStatus.SENT:
+            await self._queue.mark_sent(delivery.id, now)
+            report.sent += 1
+        elif result.status is SendStatus.RETRY and attempt < self.policy.max_attempts:
+            wait = self.policy.delay(attempt, result.retry_after)
+            await self._queue.mark_retry(delivery.id, _after(now, wait), result.detail)
+            report.retried += 1
+            if result.retry_after:
+                lane.paused_until = max(lane.paused_until or now, _after(now, wait))
+            log.info(
+                "Delivery %d to %s: %s; attempt %d, next in %.0f s",
+                delivery.id,
+                where,
+                result.detail,
+                attempt,
+                wait,
+            )
+        else:
+            detail = result.detail or "failed"
+            if result.status is SendStatus.RETRY:
+                detail = f"gave up after {attempt} attempts: {detail}"
+            await self._queue.mark_failed(delivery.id, detail)
+            report.failed += 1
+            log.warning("Delivery %d to %s failed: %s", delivery.id, where, detail)
+            if result.disable:
+                await self._recipients.disable(channel, address, detail)
+                cancelled = await self._queue.cancel(channel, address, detail)
+                log.warning(
+                    "%s gets no more alerts (%s); %d pending deliveries to it dropped",
+                    where,
+                    detail,
+                    cancelled,
+                )
+
+
+def _finished(
+    lane: _Lane, delivery_id: int, slots: asyncio.Semaphore
+) -> Callable[[asyncio.Task[None]], None]:
+    def done(_: asyncio.Task[None]) -> None:
+        lane.in_flight.pop(delivery_id, None)
+        slots.release()
+
+    return done
+
+
+def _after(now: datetime, seconds: float) -> datetime:
+    # Times are stored to the second: round up so that the wait is never shorter.
+    return now + timedelta(seconds=math.ceil(seconds))

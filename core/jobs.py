@@ -1,0 +1,71 @@
+"""The scheduled work as plain async callables, for any scheduler (bot/jobs.py puts them on
+PTB's JobQueue).
+
+Each job is safe to call as often as wanted and never overlaps itself: a call made while the
+previous one still runs returns at once without doing anything. A failing feed is handled
+inside the poll (logged, never raised); anything else a job raises is for the scheduler's
+error handler, and the next call runs normally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
+from core.delivery import DeliveryReport, DeliveryWorker
+from core.feeds import PollResult, PricePoller
+from core.models import Alert
+from core.monitoring import AlertMonitor
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def single_flight(
+    job: Callable[P, Awaitable[R]],
+) -> Callable[P, Coroutine[Any, Any, R | None]]:
+    """Makes a coroutine function skip (returning None) while a call of it is running."""
+    lock = asyncio.Lock()
+
+    @functools.wraps(job)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R | None:
+        if lock.locked():
+            log.debug("%s is still running; skipping this turn", job.__name__)
+            return None
+        async with lock:
+            return await job(*args, **kwargs)
+
+    return run
+
+
+class AlertJobs:
+    """Poll prices then raise price and buy alerts; check stock; deliver pending alerts."""
+
+    def __init__(self, poller: PricePoller, monitor: AlertMonitor, worker: DeliveryWorker) -> None:
+        self.poller = poller
+        self.monitor = monitor
+        self.worker = worker
+        self.poll_prices = single_flight(self._poll_prices)
+        self.check_stock = single_flight(self._check_stock)
+        self.check_advice = single_flight(self._check_advice)
+        self.deliver = single_flight(self._deliver)
+
+    async def _poll_prices(self) -> tuple[PollResult, list[Alert]]:
+        result = await self.poller.poll()
+        alerts = await self.monitor.check_prices()
+        alerts += await self.monitor.check_advice()
+        return result, alerts
+
+    async def _check_stock(self) -> list[Alert]:
+        return await self.monitor.check_stock()
+
+    async def _check_advice(self) -> list[Alert]:
+        return await self.monitor.check_advice()
+
+    async def _deliver(self) -> DeliveryReport:
+        return await self.worker.run()

@@ -1,0 +1,145 @@
+"""Who gets alerts: subscribed Telegram chats, and WhatsApp numbers from WHATSAPP_RECIPIENTS
+plus those admins add with /whatsapp.
+
+Numbers from the setting are not stored until a channel refuses one for good (an opted-out or
+invalid number): then a disabled subscription row remembers that, so the number gets nothing
+more until an admin adds it again (`/whatsapp add` re-enables it). Numbers added by command are
+ordinary WhatsApp subscriptions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.errors import UserError
+from core.models import Channel, Recipient, Subscription
+from core.ports import Clock, DeliveryQueue, SubscriptionRepo
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_SEPARATORS = re.compile(r"[\s\-().]")
+
+
+def parse_e164(text: str) -> str:
+    """A phone number in E.164 ('+4915112345678'); spaces, dashes, dots and brackets are
+    dropped first, and a 'whatsapp:' prefix is accepted. Raises UserError saying what fits."""
+    number = _SEPARATORS.sub("", text.strip().removeprefix("whatsapp:"))
+    if not E164.match(number):
+        raise UserError(
+            f"'{text}' is not a phone number in international (E.164) form: a + , the country "
+            "code and the number, 8 to 15 digits, e.g. +4915112345678."
+        )
+    return number
+
+
+def mask(address: str) -> str:
+    """A phone number shortened for logs: '+49151…678'."""
+    if E164.match(address):
+        return f"{address[:6]}…{address[-3:]}"
+    return address
+
+
+@dataclass(frozen=True)
+class WhatsAppNumber:
+    """One WhatsApp recipient as /whatsapp list shows it."""
+
+    number: str
+    from_settings: bool
+    added_by: int | None = None
+    disabled_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """What /whatsapp add or remove did, in one line for the admin."""
+
+    done: bool
+    message: str
+
+
+class RecipientDirectory:
+    """Resolves alert recipients and keeps the WhatsApp list."""
+
+    def __init__(
+        self,
+        subscriptions: SubscriptionRepo,
+        clock: Clock,
+        whatsapp_from_settings: Sequence[str] = (),
+        whatsapp_enabled: bool = False,
+        queue: DeliveryQueue | None = None,
+    ) -> None:
+        self._subscriptions = subscriptions
+        self._clock = clock
+        self._settings = tuple(dict.fromkeys(whatsapp_from_settings))
+        self.whatsapp_enabled = whatsapp_enabled
+        self._queue = queue
+
+    async def for_alerts(self) -> list[Recipient]:
+        """Everyone who gets a new alert: active Telegram chats, and, when WhatsApp is set up,
+        the active WhatsApp numbers."""
+        recipients = [
+            Recipient(Channel.TELEGRAM, s.address)
+            for s in await self._subscriptions.all(Channel.TELEGRAM)
+            if s.active
+        ]
+        if self.whatsapp_enabled:
+            recipients += [
+                Recipient(Channel.WHATSAPP, n.number)
+                for n in await self.whatsapp()
+                if n.disabled_reason is None
+            ]
+        return recipients
+
+    async def whatsapp(self) -> list[WhatsAppNumber]:
+        """The numbers from the settings first, then those added by command."""
+        stored = {s.address: s for s in await self._subscriptions.all(Channel.WHATSAPP)}
+        numbers = []
+        for number in self._settings:
+            row = stored.pop(number, None)
+            numbers.append(
+                WhatsAppNumber(number, True, disabled_reason=row.disabled_reason if row else None)
+            )
+        numbers += [
+            WhatsAppNumber(s.address, False, s.added_by, s.disabled_reason) for s in stored.values()
+        ]
+        return numbers
+
+    async def add_whatsapp(self, text: str, added_by: int | None) -> Change:
+        number = parse_e164(text)
+        current = {n.number: n for n in await self.whatsapp()}.get(number)
+        if current is not None and current.disabled_reason is None:
+            origin = " (from settings)" if current.from_settings else ""
+            return Change(False, f"{number} gets alerts already{origin}.")
+        subscription = Subscription(Channel.WHATSAPP, number, self._clock.now(), added_by)
+        await self._subscriptions.add(subscription)
+        if current is not None:
+            return Change(
+                True, f"{number} gets alerts again (it was off: {current.disabled_reason})."
+            )
+        return Change(True, f"{number} will get alerts on WhatsApp.")
+
+    async def remove_whatsapp(self, text: str) -> Change:
+        number = parse_e164(text)
+        if number in self._settings:
+            return Change(
+                False,
+                f"{number} comes from the WHATSAPP_RECIPIENTS setting: remove it there "
+                "(and restart) to stop its alerts.",
+            )
+        if not await self._subscriptions.remove(Channel.WHATSAPP, number):
+            return Change(False, f"{number} is not on the WhatsApp list (see /whatsapp list).")
+        if self._queue is not None:
+            await self._queue.cancel(Channel.WHATSAPP, number, "removed from the WhatsApp list")
+        return Change(True, f"{number} gets no more alerts.")
+
+    async def disable(self, channel: Channel, address: str, reason: str) -> None:
+        """Stops alerts to an address the channel refused for good; a number from the settings
+        gets a disabled row so that this is remembered."""
+        if not any(s.address == address for s in await self._subscriptions.all(channel)):
+            await self._subscriptions.add(Subscription(channel, address, self._clock.now()))
+        await self._subscriptions.disable(channel, address, reason)
+
+    async def move(self, channel: Channel, old: str, new: str) -> None:
+        """Keeps a subscription under its new address (a group became a supergroup)."""
+        await self._subscriptions.move(channel, old, new)

@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.settings import Settings
-from core.access import AccessPolicy
+from core.access import AccessPolicy, InviteService
 from core.adapters.sqlite import Database
 from core.adapters.sqlite_repos import (
     SqliteAlertRepo,
     SqliteInventoryRepo,
+    SqliteInviteRepo,
     SqliteMaterialRepo,
     SqlitePriceRepo,
+    SqliteSubscriptionRepo,
     SqliteUserRepo,
     SqliteVendorRepo,
 )
@@ -23,6 +25,7 @@ from core.materials import MaterialCatalog
 from core.ports import Clock, SystemClock
 from core.prices import PriceService
 from core.services import Services
+from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
 from data import demo
 
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 
 async def build_services(db: Database, settings: Settings, clock: Clock) -> Services:
     catalog = MaterialCatalog(await SqliteMaterialRepo(db).all())
+    users = SqliteUserRepo(db)
+    access = AccessPolicy(settings.admin_user_ids, settings.allowed_user_ids, users, clock)
     return Services(
         catalog=catalog,
         clock=clock,
@@ -38,7 +43,9 @@ async def build_services(db: Database, settings: Settings, clock: Clock) -> Serv
         inventory=InventoryService(catalog, SqliteInventoryRepo(db), clock),
         vendors=VendorService(SqliteVendorRepo(db), clock),
         alerts=AlertService(SqliteAlertRepo(db)),
-        access=AccessPolicy(settings.admin_user_ids, settings.allowed_user_ids, SqliteUserRepo(db)),
+        access=access,
+        invites=InviteService(SqliteInviteRepo(db), access, users, clock),
+        subscriptions=SubscriptionService(SqliteSubscriptionRepo(db), clock),
     )
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.access import AccessPolicy
+from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
 from core.inventory import InventoryService
 from core.materials import MaterialCatalog
 from core.ports import Clock
 from core.prices import PriceService
+from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
 
 
@@ -22,3 +23,5 @@ class Services:
     vendors: VendorService
     alerts: AlertService
     access: AccessPolicy
+    invites: InviteService
+    subscriptions: SubscriptionService

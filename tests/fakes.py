@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from core.access import AccessPolicy
+from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
 from core.inventory import InventoryService
 from core.materials import MaterialCatalog
@@ -14,6 +14,7 @@ from core.models import (
     Alert,
     Channel,
     InventoryItem,
+    Invite,
     Material,
     PricePoint,
     Role,
@@ -23,6 +24,7 @@ from core.models import (
 )
 from core.prices import PriceService
 from core.services import Services
+from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -121,11 +123,39 @@ class FakeUserRepo:
     async def all(self) -> list[User]:
         return list(self.users.values())
 
-    async def grant(self, user_id: int, role: Role, added_by: int | None, at: datetime) -> None:
-        self.users[user_id] = User(user_id, role, at, added_by)
+    async def grant(
+        self,
+        user_id: int,
+        role: Role,
+        added_by: int | None,
+        at: datetime,
+        name: str | None = None,
+    ) -> None:
+        known = self.users.get(user_id)
+        if name is None and known is not None:
+            name = known.name
+        self.users[user_id] = User(user_id, role, at, added_by, name)
 
     async def revoke(self, user_id: int) -> bool:
         return self.users.pop(user_id, None) is not None
+
+
+class FakeInviteRepo:
+    def __init__(self) -> None:
+        self.invites: dict[str, Invite] = {}
+
+    async def add(self, invite: Invite) -> None:
+        self.invites[invite.code_hash] = invite
+
+    async def get(self, code_hash: str) -> Invite | None:
+        return self.invites.get(code_hash)
+
+    async def claim(self, code_hash: str, user_id: int, at: datetime) -> bool:
+        invite = self.invites.get(code_hash)
+        if invite is None or invite.used_at is not None:
+            return False
+        self.invites[code_hash] = replace(invite, used_by=user_id, used_at=at)
+        return True
 
 
 class FakeSubscriptionRepo:
@@ -187,10 +217,14 @@ def make_services(
     clock: FakeClock | None = None,
     admins: frozenset[int] = frozenset({1}),
     allowed: frozenset[int] = frozenset({2}),
+    subscriptions: FakeSubscriptionRepo | None = None,
+    invites: FakeInviteRepo | None = None,
 ) -> Services:
     """The core services over fakes, as the composition root builds them over SQLite."""
     catalog = MaterialCatalog(MATERIALS)
     clock = clock or FakeClock()
+    users = users or FakeUserRepo()
+    access = AccessPolicy(admins, allowed, users, clock)
     return Services(
         catalog=catalog,
         clock=clock,
@@ -198,5 +232,7 @@ def make_services(
         inventory=InventoryService(catalog, inventory or FakeInventoryRepo(), clock),
         vendors=VendorService(vendors or FakeVendorRepo(), clock),
         alerts=AlertService(alerts or FakeAlertRepo()),
-        access=AccessPolicy(admins, allowed, users or FakeUserRepo()),
+        access=access,
+        invites=InviteService(invites or FakeInviteRepo(), access, users, clock),
+        subscriptions=SubscriptionService(subscriptions or FakeSubscriptionRepo(), clock),
     )

@@ -89,6 +89,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (channel, address)
         )""",
     ),
+    (
+        # One-time invites (issue 3); only a hash of each code is stored.
+        """CREATE TABLE invites (
+            code_hash TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'buyer')),
+            created_by INTEGER,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_by INTEGER,
+            used_at TEXT
+        )""",
+    ),
 )
 
 

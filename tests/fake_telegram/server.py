@@ -509,9 +509,13 @@ class FakeBotApi:
     # --- HTTP ------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        params, files = await _read(request)
+        try:
+            params, files = await _read(request)
+        except ConnectionResetError:  # the bot went away mid-request (it was stopped)
+            return web.Response(status=499)
         call = ApiCall(request.match_info["method"], params, files, time.monotonic())
         self.calls.append(call)
+        self._activity.set()  # a long poll is seen when it starts, not when it ends
         try:
             return await self._answer(request, call)
         finally:

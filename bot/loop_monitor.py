@@ -17,6 +17,7 @@ class LoopMonitor:
         self.step = step
         self.worst = 0.0
         self.samples = 0
+        self.over_50ms = 0
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -30,6 +31,7 @@ class LoopMonitor:
             late = loop.time() - before - self.step
             self.worst = max(self.worst, late)
             self.samples += 1
+            self.over_50ms += late > 0.05
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -37,7 +39,11 @@ class LoopMonitor:
             await asyncio.gather(self._task, return_exceptions=True)
 
     def report(self) -> dict[str, float | int]:
-        return {"worst_stall_ms": round(self.worst * 1000, 1), "samples": self.samples}
+        return {
+            "worst_stall_ms": round(self.worst * 1000, 1),
+            "samples": self.samples,
+            "stalls_over_50ms": self.over_50ms,
+        }
 
     async def stop_and_write(self, path: Path) -> None:
         await self.stop()

@@ -10,6 +10,7 @@ drawn once, however many ask for it at the same moment).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import multiprocessing
@@ -26,6 +27,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 Draw = Callable[..., bytes]
+WORKER_NICENESS = 10
 
 
 class Renderer:
@@ -123,12 +125,16 @@ def chart_processes(workers: int) -> ProcessPoolExecutor:
         context = forkserver
     else:
         context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
 
 
-def _ignore_interrupts() -> None:
+def _start_worker() -> None:
     # Ctrl-C reaches the whole process group; the bot stops its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Drawing yields the CPU to the bot's event loop: on a small machine the workers would
+    # otherwise take every core while a chart is drawn, and every chat would wait.
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(WORKER_NICENESS)
 
 
 def warm_up_chart() -> int:

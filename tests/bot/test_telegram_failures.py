@@ -2,8 +2,11 @@
 trace, and the bot keeps answering; 429s are waited out; subscriptions follow what Telegram
 reports about chats."""
 
+import asyncio
+
 import pytest
 
+from bot.telegram_app import MessageRateLimiter
 from core.models import Channel
 from tests.bot.telegram import BUYER_ID, RunningBot
 from tests.fake_telegram import Failure, FakeUser
@@ -120,3 +123,25 @@ async def test_a_group_that_becomes_a_supergroup_keeps_its_subscription(
     [subscription] = await telegram_bot.services.subscriptions.active()
     assert subscription.address == str(supergroup.id)
     assert (await telegram_bot.say(buyer, "/price", supergroup)).text.startswith("Prices")
+
+
+async def test_chat_actions_never_spend_the_message_budget() -> None:
+    limiter = MessageRateLimiter(overall_max_rate=1, overall_time_period=1000)
+    sent: list[str] = []
+
+    async def call(endpoint: str) -> bool:
+        sent.append(endpoint)
+        return True
+
+    async def request(endpoint: str) -> object:
+        return await limiter.process_request(call, (endpoint,), {}, endpoint, {"chat_id": 5}, None)
+
+    await request("sendMessage")  # the whole budget for the next 1000 seconds
+    for _ in range(5):
+        await asyncio.wait_for(request("sendChatAction"), 10)
+    waiting = asyncio.ensure_future(request("sendMessage"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not waiting.done()
+    waiting.cancel()
+    assert sent == ["sendMessage"] + ["sendChatAction"] * 5

@@ -312,6 +312,9 @@ class FakeBotApi:
         self.messages: dict[tuple[int, int], Message] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.callback_answers: dict[str, dict[str, Any]] = {}
+        # Called with each message the bot sends, as it arrives (benchmarks count on these
+        # rather than scanning `messages`).
+        self.listeners: list[Callable[[Message], None]] = []
         self.base_url = ""
         self._updates: deque[dict[str, Any]] = deque()
         self._queued_at: dict[int, float] = {}
@@ -675,6 +678,7 @@ class FakeBotApi:
             raise ApiError(400, "Bad Request: message text is empty", violation=True)
         message = self._new_message(chat, call)
         message.text, message.html = text, call.params["text"]
+        self._announce(message)
         return message.as_json()
 
     async def _api_sendPhoto(self, call: ApiCall) -> dict[str, Any]:
@@ -693,6 +697,7 @@ class FakeBotApi:
         message.photo, message.photo_size = photo, size
         message.caption = caption if "caption" in call.params else None
         message.html = call.params.get("caption")
+        self._announce(message)
         return message.as_json()
 
     async def _api_editMessageText(self, call: ApiCall) -> dict[str, Any]:
@@ -775,6 +780,10 @@ class FakeBotApi:
         )
         self.messages[(chat.id, message.message_id)] = message
         return message
+
+    def _announce(self, message: Message) -> None:
+        for listener in self.listeners:
+            listener(message)
 
     def _set_markup(self, message: Message, markup: dict[str, Any] | None) -> None:
         message.reply_markup = markup

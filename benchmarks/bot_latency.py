@@ -165,7 +165,7 @@ async def main(args: argparse.Namespace) -> int:
             process = await start_bot(api, work, users, cache=not args.no_chart_cache)
             try:
                 steady = Results()
-                started = time.monotonic()
+                started, steady_from = time.monotonic(), time.time()
                 await asyncio.gather(
                     *(
                         steady_user(
@@ -181,6 +181,7 @@ async def main(args: argparse.Namespace) -> int:
                     )
                 )
                 elapsed = time.monotonic() - started
+                burst_from = time.time()
                 burst = Results()
                 picks = [pick(rng) for _ in users]
                 answers = await asyncio.gather(
@@ -212,9 +213,14 @@ async def main(args: argparse.Namespace) -> int:
         for kind in ("text", "chart"):
             values = results.latencies[kind]
             print(f"{name + ' ' + kind:34} {len(values):5} {percentiles(values)}")
+    stalls = loop["stalls_over_50ms"]
+    in_steady = [ms for at, ms in stalls if steady_from <= at < burst_from]
+    in_burst = [ms for at, ms in stalls if at >= burst_from]
     print(
-        f"event loop worst stall: {loop['worst_stall_ms']:.1f} ms "
-        f"({loop['stalls_over_50ms']} of {loop['samples']} samples over 50 ms)"
+        f"event loop worst stall: {loop['worst_stall_ms']:.1f} ms; over 50 ms: "
+        f"{len(in_steady)} while steady (worst {max(in_steady, default=0):.0f} ms), "
+        f"{len(in_burst)} in the burst (worst {max(in_burst, default=0):.0f} ms), "
+        f"of {loop['samples']} samples"
     )
     problems = steady.wrong + burst.wrong
     print(

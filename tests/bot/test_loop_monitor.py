@@ -16,5 +16,5 @@ async def test_a_blocking_call_shows_as_a_stall(tmp_path: Path) -> None:
     await asyncio.sleep(0.01)
     await monitor.stop_and_write(tmp_path / "loop.json")
     report = json.loads((tmp_path / "loop.json").read_text())
-    assert report["worst_stall_ms"] >= 50 and report["stalls_over_50ms"] >= 1
+    assert report["worst_stall_ms"] >= 50 and len(report["stalls_over_50ms"]) >= 1
     assert report["samples"] >= 2

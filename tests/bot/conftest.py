@@ -12,7 +12,7 @@ import pytest
 from bot.rendering import Renderer
 from core.adapters.sqlite import Database
 from data import demo
-from tests.bot.telegram import ADMIN_ID, BUYER_ID, STRANGER_ID, TOKEN, RunningBot, running_bot
+from tests.bot.telegram import ADMIN_ID, BUYER_ID, STRANGER_ID, RunningBot, running_bot
 from tests.fake_telegram import FakeBotApi, FakeUser
 from tests.fakes import NOW
 
@@ -48,15 +48,6 @@ def database(demo_database: Path, tmp_path: Path) -> Path:
     path.parent.mkdir()
     shutil.copy(demo_database, path)
     return path
-
-
-@pytest.fixture
-async def telegram_api() -> AsyncIterator[FakeBotApi]:
-    """The fake Bot API; a test fails if the bot made any call Telegram would refuse."""
-    async with FakeBotApi.running(TOKEN) as api:
-        yield api
-    refused = [f"{c.method}: {c.description}" for c in api.violations]
-    assert not refused, f"calls Telegram would refuse: {refused}"
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ from bot.settings import Settings, load_settings
 from bot.telegram_app import ALLOWED_UPDATES, NOTIFIER, SERVICES, App, build_application
 from core.ports import Notifier
 from core.services import Services
-from tests.fake_telegram import FakeBotApi, FakeChat, FakeUser, Message
+from tests.fake_telegram import TEST_TOKEN, FakeBotApi, FakeChat, FakeUser, Message
 from tests.fakes import FakeClock
 
-TOKEN = "123456789:AAE-fakeTokenForTests_0123456789abcdefgh"
+TOKEN = TEST_TOKEN
 ADMIN_ID = 1001
 BUYER_ID = 2002
 STRANGER_ID = 3003

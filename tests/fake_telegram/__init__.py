@@ -12,7 +12,11 @@ from tests.fake_telegram.server import (
 )
 from tests.fake_telegram.spec import BotApiSpec
 
+# A token shaped like a real one, so that scanning logs for it means something.
+TEST_TOKEN = "123456789:AAE-fakeTokenForTests_0123456789abcdefgh"
+
 __all__ = [
+    "TEST_TOKEN",
     "ApiCall",
     "BotApiSpec",
     "Button",

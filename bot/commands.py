@@ -246,6 +246,14 @@ def refusal(user_id: int) -> str:
     )
 
 
+def short_refusal(user_id: int) -> str:
+    """The refusal in plain text short enough for a button's pop-up (200 characters)."""
+    return (
+        f"Sorry, this bot is private. Your Telegram user id is {user_id}: send it to an admin "
+        "to be let in."
+    )
+
+
 async def start(request: Request) -> Reply:
     """/start [INVITE-CODE]: welcome and the commands; with an invite code, grants access."""
     caller, role = request.caller, request.caller.role

@@ -52,8 +52,8 @@ from telegram.ext import (
 )
 
 from bot.bootstrap import open_services
-from bot.commands import COMMANDS, Caller, execute, parse, refusal
-from bot.formatting import CAPTION_LIMIT, Reply, plain, split_message
+from bot.commands import COMMANDS, Caller, execute, parse, refusal, short_refusal
+from bot.formatting import CAPTION_LIMIT, Reply, split_message
 from bot.loop_monitor import LoopMonitor
 from bot.rendering import Renderer
 from bot.settings import Settings
@@ -264,7 +264,7 @@ async def on_button(update: Update, context: Context) -> None:
         await query.answer()
         return
     if caller.role is None:
-        await query.answer(plain(refusal(caller.user_id)), show_alert=True)
+        await query.answer(short_refusal(caller.user_id), show_alert=True)
         log.info("Refused button %r from user %s (no access)", query.data, caller.user_id)
         return
     await query.answer()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.settings import Settings, SettingsError
-from core.access import AccessPolicy
+from core.access import AccessPolicy, InviteService
 from core.adapters.csv_feed import CsvPriceFeed
 from core.adapters.http_feed import HttpPriceFeed
 from core.adapters.simulated_feed import SimulatedPriceFeed
@@ -19,6 +19,7 @@ from core.adapters.sqlite_outbox import SqliteOutbox, SqliteStateStore
 from core.adapters.sqlite_repos import (
     SqliteAlertRepo,
     SqliteInventoryRepo,
+    SqliteInviteRepo,
     SqliteMaterialRepo,
     SqlitePriceRepo,
     SqliteSubscriptionRepo,
@@ -39,6 +40,7 @@ from core.ports import AdviceSource, Clock, Notifier, PriceFeed, SystemClock
 from core.prices import PriceService
 from core.recipients import RecipientDirectory
 from core.services import Services
+from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
 from data import demo
 
@@ -53,6 +55,8 @@ def whatsapp_ready(settings: Settings) -> bool:
 async def build_services(db: Database, settings: Settings, clock: Clock) -> Services:
     catalog = MaterialCatalog(await SqliteMaterialRepo(db).all())
     outbox = SqliteOutbox(db)
+    users = SqliteUserRepo(db)
+    access = AccessPolicy(settings.admin_user_ids, settings.allowed_user_ids, users, clock)
     return Services(
         catalog=catalog,
         clock=clock,
@@ -60,7 +64,9 @@ async def build_services(db: Database, settings: Settings, clock: Clock) -> Serv
         inventory=InventoryService(catalog, SqliteInventoryRepo(db), clock),
         vendors=VendorService(SqliteVendorRepo(db), clock),
         alerts=AlertService(SqliteAlertRepo(db), outbox),
-        access=AccessPolicy(settings.admin_user_ids, settings.allowed_user_ids, SqliteUserRepo(db)),
+        access=access,
+        invites=InviteService(SqliteInviteRepo(db), access, users, clock),
+        subscriptions=SubscriptionService(SqliteSubscriptionRepo(db), clock),
         recipients=RecipientDirectory(
             SqliteSubscriptionRepo(db),
             clock,

@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from urllib.parse import quote
 
+from bot import telegram_app
 from bot.bootstrap import open_services
 from bot.console import run_console
 from bot.settings import Settings, SettingsError, load_settings
@@ -20,13 +22,47 @@ log = logging.getLogger("procurebot")
 USAGE_ERROR = 2
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats log records with every secret replaced, tracebacks included: a last line of
+    defence behind keeping the loggers that print URLs quiet."""
+
+    def __init__(self, fmt: str, secrets: Iterable[str]) -> None:
+        super().__init__(fmt)
+        self._secrets = sorted(
+            {form for s in secrets if len(s) >= 6 for form in (s, quote(s, safe=""))},
+            key=len,
+            reverse=True,
+        )
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    logging.basicConfig(level=level, format=LOG_FORMAT)
+    formatter = RedactingFormatter(LOG_FORMAT, secrets)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
     # httpx logs each request URL at INFO, and the bot token is part of that URL; the twilio
     # client logs every request's headers and URL at INFO.
     noisy_loggers = ("httpx", "httpcore", "cmdstanpy", "prophet", "matplotlib", "apscheduler")
     for noisy in (*noisy_loggers, "twilio", "aiohttp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """The setting values that must never be logged."""
+    values = [settings.twilio_account_sid or "", *settings.price_http_headers.values()]
+    for secret in (settings.telegram_bot_token, settings.twilio_auth_token):
+        if secret is not None:
+            values.append(secret.get_secret_value())
+    return [v for v in values if v]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,22 +107,21 @@ async def _seed(settings: Settings, force: bool) -> int:
     return 0
 
 
-async def _run(settings: Settings) -> int:
-    if settings.telegram_bot_token is None:
-        if sys.stdin.isatty() and sys.stdout.isatty():
-            print(
-                "TELEGRAM_BOT_TOKEN is not set, so the bot cannot reach Telegram: starting the "
-                "local console instead (put the token from @BotFather in .env to run the bot)."
-            )
-            return await _console(settings)
+def _run(settings: Settings) -> int:
+    if settings.telegram_bot_token is not None:
+        return telegram_app.run(settings)
+    if sys.stdin.isatty() and sys.stdout.isatty():
         print(
-            "TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather in .env "
-            "(TELEGRAM_BOT_TOKEN=...) or in the environment, or use `procurebot console`.",
-            file=sys.stderr,
+            "TELEGRAM_BOT_TOKEN is not set, so the bot cannot reach Telegram: starting the "
+            "local console instead (put the token from @BotFather in .env to run the bot)."
         )
-        return USAGE_ERROR
-    print("The Telegram bot is not built yet; use `procurebot console` meanwhile.", file=sys.stderr)
-    return 1
+        return asyncio.run(_console(settings))
+    print(
+        "TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather in .env "
+        "(TELEGRAM_BOT_TOKEN=...) or in the environment, or use `procurebot console`.",
+        file=sys.stderr,
+    )
+    return USAGE_ERROR
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,14 +131,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)
         return USAGE_ERROR
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, secrets_of(settings))
     try:
         if args.command == "console":
             return asyncio.run(_console(settings))
         if args.command == "seed":
             return asyncio.run(_seed(settings, args.force))
         if args.command == "run":
-            return asyncio.run(_run(settings))
+            return _run(settings)
         print("Backtesting arrives with the forecasting service; it is not built yet.")
         return 1
     except SchemaTooNew as error:

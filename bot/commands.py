@@ -3,13 +3,10 @@ service, format the reply. No SQL and no business rule here."""
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import re
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
 
 from bot import charts
 from bot.formatting import (
@@ -17,39 +14,39 @@ from bot.formatting import (
     Reply,
     alert_report,
     esc,
+    moment,
     price_detail,
     price_overview,
     stock_report,
+    user_report,
     vendor_report,
     whatsapp_report,
 )
+from bot.rendering import Renderer
+from core.access import InvalidInvite
 from core.errors import UnknownMaterial, UserError
-from core.models import Material, Role
+from core.models import Channel, Material, Role
 from core.services import Services
+from core.subscriptions import SubscriptionService
+
+__all__ = ["COMMANDS", "Caller", "Command", "Renderer", "Request", "execute", "parse"]
 
 CHART_DAYS = 30
 DEFAULT_ALERTS = 10
 MAX_ALERTS = 100
 
 
-class Renderer:
-    """Draws charts off the event loop, in the given executor (default: a worker thread)."""
-
-    def __init__(self, executor: Executor | None = None) -> None:
-        self._executor = executor
-
-    async def __call__(self, draw: Callable[..., bytes], *args: Any) -> bytes:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, draw, *args)
-
-
 @dataclass(frozen=True)
 class Caller:
-    """Who asks, from which chat; `role` None means no access."""
+    """Who asks, from which chat; `role` None means no access. `channel` is where the chat
+    lives (None for the console, which has no chat to send alerts to)."""
 
     user_id: int
     role: Role | None
     chat_id: int
     is_group: bool = False
+    name: str | None = None
+    channel: Channel | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +55,7 @@ class Request:
     caller: Caller
     services: Services
     render: Renderer
+    bot_username: str | None = None
 
     def material(self, usage: str) -> Material:
         """The material named by the arguments; a missing one is a usage error."""
@@ -75,14 +73,30 @@ class Request:
 Handler = Callable[[Request], Awaitable[Reply]]
 
 
+def _never(args: tuple[str, ...]) -> bool:
+    return False
+
+
+def _always(args: tuple[str, ...]) -> bool:
+    return True
+
+
+def _with_arguments(args: tuple[str, ...]) -> bool:
+    return bool(args)
+
+
 @dataclass(frozen=True)
 class Command:
+    """A chat command; `draws_chart` says, from the arguments, whether the answer has a chart
+    (so Telegram can show "sending a photo" rather than "typing" meanwhile)."""
+
     name: str
     usage: str
     example: str
     summary: str
     handler: Handler
     admin_only: bool = False
+    draws_chart: Callable[[tuple[str, ...]], bool] = _never
 
 
 def _material_buttons(services: Services, command: str) -> tuple[Button, ...]:
@@ -215,46 +229,156 @@ async def whatsapp(request: Request) -> Reply:
 
 
 async def subscribe(request: Request) -> Reply:
-    """/subscribe: alerts for this chat (being built)."""
+    """/subscribe: alerts for this chat (in a group: admins only)."""
     request.no_args("/subscribe")
+    caller = request.caller
+    if caller.channel is None:
+        return Reply(NO_CHAT)
+    SubscriptionService.check_may_manage(caller.role, caller.is_group)
+    added = await request.services.subscriptions.subscribe(
+        caller.channel, str(caller.chat_id), caller.user_id
+    )
+    where = "This group" if caller.is_group else "This chat"
+    if not added:
+        return Reply(f"{where} gets alerts already. /unsubscribe stops them.")
     return Reply(
-        "Alert subscriptions are coming soon: this chat will get price, stock and buy-signal "
-        "alerts as they happen. Until then, /alerts shows the history."
+        f"Subscribed. {where} will get alerts as they happen: sharp price moves, low stock and "
+        "buy signals. /unsubscribe stops them; /alerts shows the history."
     )
 
 
 async def unsubscribe(request: Request) -> Reply:
-    """/unsubscribe: stop alerts for this chat (being built)."""
+    """/unsubscribe: stop alerts for this chat (in a group: admins only)."""
     request.no_args("/unsubscribe")
-    return Reply("Alert subscriptions are coming soon; this chat gets no alerts yet.")
+    caller = request.caller
+    if caller.channel is None:
+        return Reply(NO_CHAT)
+    SubscriptionService.check_may_manage(caller.role, caller.is_group)
+    removed = await request.services.subscriptions.unsubscribe(caller.channel, str(caller.chat_id))
+    where = "This group" if caller.is_group else "This chat"
+    if not removed:
+        return Reply(f"{where} gets no alerts. /subscribe starts them.")
+    return Reply(f"Unsubscribed: {where.lower()} gets no more alerts. /subscribe restarts them.")
+
+
+NO_CHAT = (
+    "Alerts go to Telegram chats: send /subscribe in the chat (private or group) that should "
+    "get them."
+)
+
+
+def refusal(user_id: int) -> str:
+    """What someone without access reads: no data, just their id so an admin can add them."""
+    return (
+        "Sorry, this bot is private: it shows the factory's prices, stock and vendors only to "
+        f"people an admin has let in. Your Telegram user id is <code>{user_id}</code>: send it "
+        "to an admin, or open an invite link from one."
+    )
+
+
+def short_refusal(user_id: int) -> str:
+    """The refusal in plain text short enough for a button's pop-up (200 characters)."""
+    return (
+        f"Sorry, this bot is private. Your Telegram user id is {user_id}: send it to an admin "
+        "to be let in."
+    )
 
 
 async def start(request: Request) -> Reply:
-    """/start: welcome, what the bot does, and the commands."""
+    """/start [INVITE-CODE]: welcome and the commands; with an invite code, grants access."""
+    caller, role = request.caller, request.caller.role
+    intro = ""
+    if request.args:
+        try:
+            redemption = await request.services.invites.redeem(
+                request.args[0], caller.user_id, caller.name
+            )
+        except InvalidInvite as error:
+            if role is None:
+                return Reply(
+                    f"{esc(error)} Your Telegram user id is <code>{caller.user_id}</code>."
+                )
+            raise
+        role = redemption.role
+        intro = (
+            "You had access already; the invite link stays unused for someone else.\n\n"
+            if redemption.already_had_access
+            else "<b>Welcome aboard: the invite worked and you have access now.</b>\n\n"
+        )
     return Reply(
-        "<b>Welcome to the Smart Procurement Bot.</b>\n"
+        intro + "<b>Welcome to the Smart Procurement Bot.</b>\n"
         "Ask for raw-material prices, 7-day forecasts with a BUY NOW / WAIT / MONITOR "
         "recommendation, stock cover and vendor comparisons; get alerts when something needs "
-        "action.\n\n" + _command_list(request)
+        "action.\n\n" + _command_list(request, role)
     )
 
 
 async def help_(request: Request) -> Reply:
     """/help: every command with an example."""
     request.no_args("/help")
-    return Reply(_command_list(request))
+    return Reply(_command_list(request, request.caller.role))
 
 
-def _command_list(request: Request) -> str:
+def _command_list(request: Request, role: Role | None) -> str:
     lines = ["<b>Commands</b>"]
     for command in COMMANDS.values():
-        if command.admin_only and request.caller.role is not Role.ADMIN:
+        if command.admin_only and role is not Role.ADMIN:
             continue
         lines.append(
             f"{esc(command.usage)}: {esc(command.summary)} <i>e.g.</i> {esc(command.example)}"
         )
     lines.append(f"Materials: {esc(', '.join(request.services.catalog.keys))}")
     return "\n".join(lines)
+
+
+def _private_only(request: Request, usage: str) -> None:
+    if request.caller.is_group:
+        raise UserError(
+            f"Send {usage} to me in a private chat: what it shows is for admins, not for "
+            "everyone in this group."
+        )
+
+
+async def invite(request: Request) -> Reply:
+    """/invite: a one-time invite link, valid for 7 days (admins)."""
+    request.no_args("/invite")
+    _private_only(request, "/invite")
+    issued = await request.services.invites.create(request.caller.user_id)
+    until = moment(issued.expires_at)
+    if request.bot_username:
+        link = f"https://t.me/{request.bot_username}?start={issued.code}"
+        return Reply(
+            f"<b>Invite link</b> (works once, until {until}):\n{esc(link)}\n"
+            "Send it to the person to let in: opening it gives them buyer access."
+        )
+    return Reply(
+        f"<b>Invite code</b> (works once, until {until}): <code>{esc(issued.code)}</code>\n"
+        f"The person to let in sends the bot: /start {esc(issued.code)}"
+    )
+
+
+USERS_USAGE = "Usage: /users, /users add ID or /users revoke ID (ID: a numeric Telegram user id)."
+
+
+async def users(request: Request) -> Reply:
+    """/users [add ID | revoke ID]: who has access; grant or revoke it (admins)."""
+    _private_only(request, "/users")
+    access = request.services.access
+    if not request.args:
+        return Reply(user_report(await access.members()))
+    if len(request.args) != 2 or request.args[0].lower() not in ("add", "revoke"):
+        raise UserError(f"{USERS_USAGE} Example: /users revoke 123456789")
+    action, text = request.args[0].lower(), request.args[1]
+    if not text.isdigit():
+        raise UserError(
+            f"The user id must be a number, got '{text}'. Example: /users {action} 123456789"
+        )
+    user_id = int(text)
+    if action == "add":
+        await access.grant(user_id, by=request.caller.user_id)
+        return Reply(f"User <code>{user_id}</code> has access now (as a buyer).")
+    await access.revoke(user_id)
+    return Reply(f"User <code>{user_id}</code> no longer has access.")
 
 
 COMMANDS: dict[str, Command] = {
@@ -268,6 +392,7 @@ COMMANDS: dict[str, Command] = {
             "/price copper",
             "latest prices with 1- and 7-day change; one material adds a 30-day chart.",
             price,
+            draws_chart=_with_arguments,
         ),
         Command(
             "forecast",
@@ -282,6 +407,7 @@ COMMANDS: dict[str, Command] = {
             "/stock",
             "stock, daily use, days of cover and reorder point, low ones first.",
             stock,
+            draws_chart=_always,
         ),
         Command(
             "vendors",
@@ -289,6 +415,7 @@ COMMANDS: dict[str, Command] = {
             "/vendors steel",
             "vendors ranked by price, delivery and rating, with the best pick.",
             vendors,
+            draws_chart=_with_arguments,
         ),
         Command(
             "alerts",
@@ -305,9 +432,35 @@ COMMANDS: dict[str, Command] = {
             whatsapp,
             admin_only=True,
         ),
-        Command("subscribe", "/subscribe", "/subscribe", "send alerts to this chat.", subscribe),
         Command(
-            "unsubscribe", "/unsubscribe", "/unsubscribe", "stop alerts to this chat.", unsubscribe
+            "subscribe",
+            "/subscribe",
+            "/subscribe",
+            "send alerts to this chat (a group: admins only).",
+            subscribe,
+        ),
+        Command(
+            "unsubscribe",
+            "/unsubscribe",
+            "/unsubscribe",
+            "stop alerts to this chat (a group: admins only).",
+            unsubscribe,
+        ),
+        Command(
+            "invite",
+            "/invite",
+            "/invite",
+            "a one-time invite link, valid for 7 days (admins).",
+            invite,
+            admin_only=True,
+        ),
+        Command(
+            "users",
+            "/users [add ID | revoke ID]",
+            "/users revoke 123456789",
+            "who has access; grant or revoke it (admins).",
+            users,
+            admin_only=True,
         ),
     )
 }
@@ -327,15 +480,24 @@ def unknown_command(name: str) -> Reply:
 
 
 async def execute(
-    name: str, args: tuple[str, ...], caller: Caller, services: Services, render: Renderer
+    name: str,
+    args: tuple[str, ...],
+    caller: Caller,
+    services: Services,
+    render: Renderer,
+    bot_username: str | None = None,
 ) -> Reply:
-    """Runs one command for `caller`; a UserError becomes a one-line answer."""
+    """Runs one command for `caller`; a UserError becomes a one-line answer. Someone without
+    access gets a refusal with their user id and nothing else, whatever they send, except an
+    invite code (`/start CODE`)."""
     command = COMMANDS.get(name)
+    if caller.role is None and not (name == "start" and args):
+        return Reply(refusal(caller.user_id))
     if command is None:
         return unknown_command(name)
     if command.admin_only and caller.role is not Role.ADMIN:
         return Reply(f"Only admins may use /{esc(name)}.")
     try:
-        return await command.handler(Request(args, caller, services, render))
+        return await command.handler(Request(args, caller, services, render, bot_username))
     except UserError as error:
         return Reply(esc(str(error)))

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from core.access import Members
 from core.alerts import AlertRecord
 from core.inventory import StockLevel, StockStatus
-from core.models import Alert, DeliverySummary, Material
+from core.models import Alert, AlertType, DeliverySummary, Material, Severity
 from core.prices import PriceSummary
 from core.recipients import WhatsAppNumber
 from core.vendors import DELIVERY_WEIGHT, PRICE_WEIGHT, RATING_WEIGHT, VendorRanking
@@ -240,3 +241,53 @@ def whatsapp_report(numbers: Sequence[WhatsAppNumber], enabled: bool) -> str:
         state = f" · <b>off</b>: {esc(n.disabled_reason)}" if n.disabled_reason else ""
         lines.append(f"{esc(n.number)} · {origin}{state}")
     return "\n".join(lines)
+
+
+def user_report(members: Members) -> str:
+    def ids(values: Sequence[int]) -> str:
+        return ", ".join(f"<code>{v}</code>" for v in values) or "none"
+
+    lines = [
+        "<b>Who has access</b>",
+        f"Admins (ADMIN_USER_IDS): {ids(members.admins)}",
+        f"Allowed (ALLOWED_USER_IDS): {ids(members.allowed)}",
+        f"Granted here ({len(members.granted)}):",
+    ]
+    for user in members.granted:
+        name = f" {esc(user.name)}" if user.name else ""
+        by = f" by {user.added_by}" if user.added_by is not None else ""
+        lines.append(
+            f"<code>{user.user_id}</code>{name}: {esc(user.role)} since "
+            f"{short_date(user.added_at)}{by}"
+        )
+    if not members.granted:
+        lines.append("none yet: /invite makes a link, /users add ID lets someone in")
+    lines.append("<i>/users revoke ID takes access back.</i>")
+    return "\n".join(lines)
+
+
+# Escaping can grow text up to 5 times (& -> &amp;); this keeps any alert in one message.
+ALERT_TEXT_LIMIT = 700
+_SEVERITY_MARK = {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠", Severity.INFO: "🔵"}
+
+
+def alert_message(alert: Alert) -> str:
+    """One alert as a chat message: severity, type, what happened, when."""
+    message = alert.message
+    if len(message) > ALERT_TEXT_LIMIT:
+        message = message[: ALERT_TEXT_LIMIT - 1] + "…"
+    return (
+        f"{_SEVERITY_MARK.get(alert.severity, '')} <b>{esc(alert.severity)}</b> · "
+        f"{esc(alert.type)}\n{esc(message)}\n<i>{moment(alert.created_at)}</i>"
+    )
+
+
+def alert_follow_up(alert: Alert, material: Material | None) -> Button | None:
+    """The command a reader of the alert most likely wants next."""
+    if material is None:
+        return None
+    if alert.type is AlertType.LOW_INVENTORY:
+        return Button(f"{material.name} stock", f"/stock {material.key}")
+    if alert.type is AlertType.BUY_SIGNAL:
+        return Button(f"{material.name} vendors", f"/vendors {material.key}")
+    return Button(f"{material.name} price", f"/price {material.key}")

@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="DEBUG, INFO, WARNING or ERROR"
     )
+    chart_cache_size: int = Field(
+        32, ge=0, le=1000, description="a whole number of charts, 0-1000 (0 turns the cache off)"
+    )
+    loop_monitor_file: Path | None = Field(
+        None, description="a file path (the bot writes its event loop's worst stall there)"
+    )
 
     @field_validator("admin_user_ids", "allowed_user_ids", mode="before")
     @classmethod

@@ -262,3 +262,16 @@ class FeedRow:
     at: datetime | str | None
     key: str
     problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Invite:
+    """A one-time invitation to use the bot; only a hash of its code is kept."""
+
+    code_hash: str
+    role: Role
+    created_by: int | None
+    created_at: datetime
+    expires_at: datetime
+    used_by: int | None = None
+    used_at: datetime | None = None

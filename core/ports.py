@@ -15,6 +15,7 @@ from core.models import (
     DeliverySummary,
     FeedRow,
     InventoryItem,
+    Invite,
     Material,
     PricePoint,
     Recipient,
@@ -80,9 +81,28 @@ class UserRepo(Protocol):
 
     async def all(self) -> list[User]: ...
 
-    async def grant(self, user_id: int, role: Role, added_by: int | None, at: datetime) -> None: ...
+    async def grant(
+        self,
+        user_id: int,
+        role: Role,
+        added_by: int | None,
+        at: datetime,
+        name: str | None = None,
+    ) -> None:
+        """Grants `role` (or changes it); a `name` of None keeps the name known already."""
+        ...
 
     async def revoke(self, user_id: int) -> bool: ...
+
+
+class InviteRepo(Protocol):
+    async def add(self, invite: Invite) -> None: ...
+
+    async def get(self, code_hash: str) -> Invite | None: ...
+
+    async def claim(self, code_hash: str, user_id: int, at: datetime) -> bool:
+        """Marks the invite used by `user_id`; False if it was used already (atomically)."""
+        ...
 
 
 class SubscriptionRepo(Protocol):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.access import AccessPolicy
+from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
 from core.inventory import InventoryService
 from core.materials import MaterialCatalog
 from core.ports import Clock
 from core.prices import PriceService
 from core.recipients import RecipientDirectory
+from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
 
 
@@ -23,4 +24,6 @@ class Services:
     vendors: VendorService
     alerts: AlertService
     access: AccessPolicy
+    invites: InviteService
+    subscriptions: SubscriptionService
     recipients: RecipientDirectory | None = None  # None: alert delivery is not set up

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from core.access import AccessPolicy
+from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
 from core.inventory import InventoryService
 from core.materials import MaterialCatalog
@@ -21,6 +21,7 @@ from core.models import (
     DeliverySummary,
     FeedRow,
     InventoryItem,
+    Invite,
     Material,
     PricePoint,
     Recipient,
@@ -35,6 +36,7 @@ from core.ports import FeedBatch
 from core.prices import PriceService
 from core.recipients import RecipientDirectory
 from core.services import Services
+from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -339,11 +341,39 @@ class FakeUserRepo:
     async def all(self) -> list[User]:
         return list(self.users.values())
 
-    async def grant(self, user_id: int, role: Role, added_by: int | None, at: datetime) -> None:
-        self.users[user_id] = User(user_id, role, at, added_by)
+    async def grant(
+        self,
+        user_id: int,
+        role: Role,
+        added_by: int | None,
+        at: datetime,
+        name: str | None = None,
+    ) -> None:
+        known = self.users.get(user_id)
+        if name is None and known is not None:
+            name = known.name
+        self.users[user_id] = User(user_id, role, at, added_by, name)
 
     async def revoke(self, user_id: int) -> bool:
         return self.users.pop(user_id, None) is not None
+
+
+class FakeInviteRepo:
+    def __init__(self) -> None:
+        self.invites: dict[str, Invite] = {}
+
+    async def add(self, invite: Invite) -> None:
+        self.invites[invite.code_hash] = invite
+
+    async def get(self, code_hash: str) -> Invite | None:
+        return self.invites.get(code_hash)
+
+    async def claim(self, code_hash: str, user_id: int, at: datetime) -> bool:
+        invite = self.invites.get(code_hash)
+        if invite is None or invite.used_at is not None:
+            return False
+        self.invites[code_hash] = replace(invite, used_by=user_id, used_at=at)
+        return True
 
 
 class FakeSubscriptionRepo:
@@ -409,11 +439,15 @@ def make_services(
     subscriptions: FakeSubscriptionRepo | None = None,
     whatsapp_numbers: Sequence[str] = (),
     whatsapp_enabled: bool = True,
+    invites: FakeInviteRepo | None = None,
 ) -> Services:
     """The core services over fakes, as the composition root builds them over SQLite. With an
     `outbox`, /alerts reads the alerts recorded there with their deliveries."""
     catalog = MaterialCatalog(MATERIALS)
     clock = clock or FakeClock()
+    users = users or FakeUserRepo()
+    subscriptions = subscriptions or FakeSubscriptionRepo()
+    access = AccessPolicy(admins, allowed, users, clock)
     return Services(
         catalog=catalog,
         clock=clock,
@@ -421,9 +455,11 @@ def make_services(
         inventory=InventoryService(catalog, inventory or FakeInventoryRepo(), clock),
         vendors=VendorService(vendors or FakeVendorRepo(), clock),
         alerts=AlertService(alerts or outbox or FakeAlertRepo(), outbox),
-        access=AccessPolicy(admins, allowed, users or FakeUserRepo()),
+        access=access,
+        invites=InviteService(invites or FakeInviteRepo(), access, users, clock),
+        subscriptions=SubscriptionService(subscriptions, clock),
         recipients=RecipientDirectory(
-            subscriptions or FakeSubscriptionRepo(),
+            subscriptions,
             clock,
             whatsapp_numbers,
             whatsapp_enabled,

@@ -117,6 +117,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated_at TEXT NOT NULL
         )""",
     ),
+    # 3: one-time invites; only a hash of each code is stored.
+    (
+        """CREATE TABLE invites (
+            code_hash TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'buyer')),
+            created_by INTEGER,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_by INTEGER,
+            used_at TEXT
+        )""",
+    ),
 )
 
 

@@ -23,6 +23,7 @@ from core.models import (
     AlertType,
     Channel,
     InventoryItem,
+    Invite,
     Material,
     PricePoint,
     Role,
@@ -322,17 +323,74 @@ class SqliteUserRepo:
         )
         return [_user(r) for r in rows]
 
-    async def grant(self, user_id: int, role: Role, added_by: int | None, at: datetime) -> None:
+    async def grant(
+        self,
+        user_id: int,
+        role: Role,
+        added_by: int | None,
+        at: datetime,
+        name: str | None = None,
+    ) -> None:
         async with self._db.transaction() as tx:
             await tx.execute(
-                """INSERT INTO users (user_id, role, added_by, added_at) VALUES (?, ?, ?, ?)
-                   ON CONFLICT (user_id) DO UPDATE SET role = excluded.role""",
-                (user_id, role.value, added_by, to_db_time(at)),
+                """INSERT INTO users (user_id, role, name, added_by, added_at)
+                   VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (user_id) DO UPDATE
+                   SET role = excluded.role, name = coalesce(excluded.name, users.name)""",
+                (user_id, role.value, name, added_by, to_db_time(at)),
             )
 
     async def revoke(self, user_id: int) -> bool:
         async with self._db.transaction() as tx:
             cursor = await tx.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
+            return cursor.rowcount > 0
+
+
+def _invite(row: aiosqlite.Row) -> Invite:
+    return Invite(
+        row["code_hash"],
+        Role(row["role"]),
+        row["created_by"],
+        from_db_time(row["created_at"]),
+        from_db_time(row["expires_at"]),
+        row["used_by"],
+        None if row["used_at"] is None else from_db_time(row["used_at"]),
+    )
+
+
+class SqliteInviteRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, invite: Invite) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                """INSERT INTO invites (code_hash, role, created_by, created_at, expires_at)
+                   VALUES (?, ?, ?, ?, ?)""",
+                (
+                    invite.code_hash,
+                    invite.role.value,
+                    invite.created_by,
+                    to_db_time(invite.created_at),
+                    to_db_time(invite.expires_at),
+                ),
+            )
+
+    async def get(self, code_hash: str) -> Invite | None:
+        row = await self._db.fetchone(
+            """SELECT code_hash, role, created_by, created_at, expires_at, used_by, used_at
+               FROM invites WHERE code_hash = ?""",
+            (code_hash,),
+        )
+        return None if row is None else _invite(row)
+
+    async def claim(self, code_hash: str, user_id: int, at: datetime) -> bool:
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                """UPDATE invites SET used_by = ?, used_at = ?
+                   WHERE code_hash = ? AND used_at IS NULL""",
+                (user_id, to_db_time(at), code_hash),
+            )
             return cursor.rowcount > 0
 
 

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.commands import Caller, Renderer, execute, parse
+from bot.commands import COMMANDS, Caller, Renderer, execute, parse
 from bot.formatting import Reply, split_message
-from core.models import Alert, AlertType, Role, Severity
+from core.models import Alert, AlertType, Channel, Role, Severity
 from core.services import Services
 from tests.conftest import png_size
 from tests.fakes import (
@@ -171,3 +171,53 @@ def test_long_text_is_split_at_line_breaks_under_the_limit() -> None:
     assert all(len(p) < 1000 for p in pieces)
     assert "\n".join(pieces) == text
     assert all(len(p) < 100 for p in split_message("y" * 250, limit=100))
+
+
+STRANGER = Caller(user_id=99, role=None, chat_id=99)
+BUYER_IN_TELEGRAM = Caller(2, Role.BUYER, 2, channel=Channel.TELEGRAM)
+
+
+@pytest.mark.parametrize("line", ["/price", "/price copper", "/help", "/nonsense", "/start"])
+async def test_someone_without_access_gets_a_refusal_with_their_id(
+    services: Services, line: str
+) -> None:
+    reply = await ask(services, line, STRANGER)
+    assert "Your Telegram user id is <code>99</code>" in reply.text
+    assert reply.chart is None and not reply.choices and reply.refresh is None
+    assert "Copper" not in reply.text
+
+
+async def test_an_invite_from_the_console_is_a_code_to_send_with_start(
+    services: Services,
+) -> None:
+    reply = await ask(services, "/invite")
+    assert "Invite code</b> (works once, until 1 Dec 12:00 UTC)" in reply.text
+    code = reply.text.split("/start ")[-1]
+    welcome = await ask(services, f"/start {code}", STRANGER)
+    assert "the invite worked and you have access now" in welcome.text
+    assert await services.access.role_of(99) is Role.BUYER
+
+
+async def test_an_invite_with_the_bot_name_is_a_deep_link(services: Services) -> None:
+    reply = await execute("invite", (), ADMIN, services, Renderer(), bot_username="ProcureBot")
+    assert "https://t.me/ProcureBot?start=" in reply.text
+
+
+async def test_subscriptions_need_a_chat(services: Services) -> None:
+    assert (await ask(services, "/subscribe")).text.startswith("Alerts go to Telegram chats")
+    assert (await ask(services, "/subscribe", BUYER_IN_TELEGRAM)).text.startswith("Subscribed.")
+    [subscription] = await services.subscriptions.active()
+    assert (subscription.channel, subscription.address) == (Channel.TELEGRAM, "2")
+
+
+async def test_users_lists_the_settings_and_the_grants(services: Services) -> None:
+    await ask(services, "/users add 55")
+    text = (await ask(services, "/users")).text
+    assert "Admins (ADMIN_USER_IDS): <code>1</code>" in text
+    assert "<code>55</code>: buyer since 24 Nov by 1" in text
+
+
+def test_only_the_chart_commands_show_a_photo_being_sent() -> None:
+    drawn = {name for name, c in COMMANDS.items() if c.draws_chart(("copper",))}
+    assert drawn == {"price", "stock", "vendors"}
+    assert not COMMANDS["price"].draws_chart(()) and COMMANDS["stock"].draws_chart(())

@@ -1,0 +1,121 @@
+"""`procurebot run` as it runs in production: a real process with its settings from the
+environment, long polling the fake Bot API, stopped by a signal."""
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.bot.telegram import ADMIN_ID, BUYER_ID, STRANGER_ID, TOKEN
+from tests.conftest import png_size
+from tests.fake_telegram import FakeBotApi
+
+TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
+TWILIO_TOKEN = "f00dfeedf00dfeedf00dfeedf00dfeed"
+
+
+async def start_bot(
+    tmp_path: Path, api: FakeBotApi, log: Path, wait: bool = True
+) -> asyncio.subprocess.Process:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "TWILIO"))}
+    environment |= {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_BASE_URL": api.base_url,
+        "DATABASE_PATH": str(tmp_path / "var" / "bot.db"),
+        "ADMIN_USER_IDS": str(ADMIN_ID),
+        "ALLOWED_USER_IDS": str(BUYER_ID),
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "LOG_LEVEL": "DEBUG",  # the most talkative: the token must not show even here
+        "LOOP_MONITOR_FILE": str(tmp_path / "loop.json"),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,
+        env=environment,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=log.open("wb"),
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    if wait:
+        await api.wait_for(lambda: api.calls_to("getUpdates"), timeout=60)
+    return process
+
+
+async def stop(process: asyncio.subprocess.Process, sig: signal.Signals) -> int:
+    process.send_signal(sig)
+    try:
+        return await asyncio.wait_for(process.wait(), 60)
+    except TimeoutError:
+        process.kill()
+        raise
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    return tmp_path / "bot.log"
+
+
+async def test_the_bot_process_answers_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, telegram_api: FakeBotApi, log: Path
+) -> None:
+    api = telegram_api
+    buyer, stranger = api.user(BUYER_ID, "Bob"), api.user(STRANGER_ID, "Eve")
+    process = await start_bot(tmp_path, api, log)
+    try:
+        api.send(buyer, "/price copper")
+        [chart] = await api.wait_for(lambda: api.sent_to(buyer.id))
+        assert chart.photo is not None and png_size(chart.photo) == (800, 500)
+        assert chart.reads.startswith("Copper: ") and "USD/t" in chart.reads
+        api.send(stranger, "/stock")
+        [refusal] = await api.wait_for(lambda: api.sent_to(stranger.id))
+        assert f"Your Telegram user id is {STRANGER_ID}" in refusal.reads
+    finally:
+        code = await stop(process, signal.SIGTERM)
+    output = log.read_text(encoding="utf-8")
+    assert code == 0, output[-3000:]
+
+    assert "First start: Loaded demo data" in output
+    assert f"user={BUYER_ID} chat={BUYER_ID} command=/price copper answered in " in output
+    assert f"user={STRANGER_ID} chat={STRANGER_ID} command=/stock refused in " in output
+    for secret in (TOKEN, quote(TOKEN, safe=""), TWILIO_SID, TWILIO_TOKEN):
+        assert secret not in output
+    assert "[redacted]" in output  # PTB's debug line with the API URL was there, redacted
+    assert "Traceback" not in output
+
+    # post_shutdown ran: the loop monitor reported, and the database was closed cleanly
+    assert json.loads((tmp_path / "loop.json").read_text())["samples"] > 0
+    assert not (tmp_path / "var" / "bot.db-wal").exists()
+    scopes = set(api.commands)
+    assert {"all_private_chats", "all_group_chats"} <= scopes
+
+
+async def test_the_bot_process_stops_cleanly_on_sigint(
+    tmp_path: Path, telegram_api: FakeBotApi, log: Path
+) -> None:
+    process = await start_bot(tmp_path, telegram_api, log)
+    assert await stop(process, signal.SIGINT) == 0
+    assert "Bot stopped" in log.read_text(encoding="utf-8")
+
+
+async def test_a_token_telegram_refuses_stops_start_up_with_one_line(
+    tmp_path: Path, telegram_api: FakeBotApi, log: Path
+) -> None:
+    telegram_api.token = "someone-else's-token"
+    process = await start_bot(tmp_path, telegram_api, log, wait=False)
+    code = await asyncio.wait_for(process.wait(), 60)
+    output = log.read_text(encoding="utf-8")
+    assert code == 2, output[-2000:]
+    last_line = output.strip().splitlines()[-1]
+    assert last_line.startswith(
+        "Telegram refused TELEGRAM_BOT_TOKEN: copy the token again from @BotFather"
+    )
+    assert TOKEN not in output and quote(TOKEN, safe="") not in output

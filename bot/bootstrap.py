@@ -66,7 +66,7 @@ async def build_services(db: Database, settings: Settings, clock: Clock) -> Serv
         alerts=AlertService(SqliteAlertRepo(db), outbox),
         access=access,
         invites=InviteService(SqliteInviteRepo(db), access, users, clock),
-        subscriptions=SubscriptionService(SqliteSubscriptionRepo(db), clock),
+        subscriptions=SubscriptionService(SqliteSubscriptionRepo(db), clock, outbox),
         recipients=RecipientDirectory(
             SqliteSubscriptionRepo(db),
             clock,
@@ -121,7 +121,6 @@ def build_alerting(
     application's notifier (without it, Telegram deliveries wait in the outbox); `advice` is
     the forecasting service's current recommendations (without it, no BUY_SIGNAL)."""
     clock, catalog = services.clock, services.catalog
-    assert services.recipients is not None, "build_services sets up the recipients"
     if settings.whatsapp_enabled and settings.twilio_whatsapp_from is None:
         raise SettingsError(
             "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are set but TWILIO_WHATSAPP_FROM is not: "

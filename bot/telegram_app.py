@@ -61,7 +61,6 @@ from bot.telegram_notifier import TelegramNotifier
 from core.models import Channel
 from core.ports import Clock
 from core.services import Services
-from core.subscriptions import SubscriptionUpkeep
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +193,7 @@ class BotRuntime:
             {
                 SERVICES: services,
                 RENDER: renderer,
-                NOTIFIER: SubscriptionUpkeep(notifier, services.subscriptions),
+                NOTIFIER: notifier,
             }
         )
         await set_command_menu(application, settings.admin_user_ids)
@@ -293,7 +292,7 @@ async def on_migration(update: Update, context: Context) -> None:
         old, new = message.migrate_from_chat_id, message.chat_id
     else:
         return
-    await _services(context).subscriptions.moved(Channel.TELEGRAM, str(old), str(new))
+    await _services(context).recipients.moved(Channel.TELEGRAM, str(old), str(new))
 
 
 async def on_membership(update: Update, context: Context) -> None:
@@ -309,7 +308,7 @@ async def on_membership(update: Update, context: Context) -> None:
         if chat.type == ChatType.PRIVATE
         else "the bot was removed from the group"
     )
-    await _services(context).subscriptions.unreachable(Channel.TELEGRAM, str(chat.id), reason)
+    await _services(context).recipients.unreachable(Channel.TELEGRAM, str(chat.id), reason)
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -323,14 +322,12 @@ async def on_error(update: object, context: Context) -> None:
     if isinstance(error, Forbidden) and chat_id is not None:
         log.warning("Cannot answer %s: %s", where, error.message)
         if services is not None:
-            await services.subscriptions.unreachable(Channel.TELEGRAM, str(chat_id), error.message)
+            await services.recipients.unreachable(Channel.TELEGRAM, str(chat_id), error.message)
         return
     if isinstance(error, ChatMigrated) and chat_id is not None:
         log.warning("Cannot answer %s: the chat is now %s", where, error.new_chat_id)
         if services is not None:
-            await services.subscriptions.moved(
-                Channel.TELEGRAM, str(chat_id), str(error.new_chat_id)
-            )
+            await services.recipients.moved(Channel.TELEGRAM, str(chat_id), str(error.new_chat_id))
         return
     log.error("Failed to handle %s", where, exc_info=error)
     if chat_id is None:

@@ -1,6 +1,7 @@
 """The delivery worker over a fake outbox, with scripted notifier results."""
 
 import asyncio
+from datetime import datetime
 
 import pytest
 
@@ -9,6 +10,7 @@ from core.models import (
     Alert,
     AlertType,
     Channel,
+    Delivery,
     DeliveryStatus,
     Recipient,
     SendResult,
@@ -145,15 +147,27 @@ async def test_an_opted_out_number_from_the_settings_is_remembered_as_off() -> N
     assert number.from_settings and number.disabled_reason == "opted out (Twilio 21610)"
 
 
-async def test_a_group_that_became_a_supergroup_gets_the_alert_at_its_new_id() -> None:
-    setup = Setup("-100")
-    setup.telegram.script["-100"] = [SendResult(SendStatus.FAILED, "migrated", moved_to="-1009")]
+async def test_an_alert_the_notifier_sent_on_to_a_supergroup_is_recorded_there_not_resent() -> None:
+    setup = Setup("-100", concurrency={Channel.TELEGRAM: 1})
+    setup.telegram.script["-100"] = [SendResult(SendStatus.SENT, moved_to="-1009")]
     await setup.alert()
+    await setup.alert()  # still pending for the old id when the first one finds out
     report = await setup.worker.run()
-    assert (report.moved, report.sent) == (1, 1)
-    assert [a for a, _ in setup.telegram.sent] == ["-1009"]
-    assert setup.statuses() == {"-1009": DeliveryStatus.SENT}
+    assert (report.moved, report.sent) == (1, 2)
+    assert setup.telegram.attempts == ["-100", "-1009"]  # the notifier's own re-send not repeated
+    assert [d.address for d in setup.outbox.by_status(DeliveryStatus.SENT)] == ["-1009"] * 2
     assert [s.address for s in await setup.subscriptions.all(Channel.TELEGRAM)] == ["-1009"]
+
+
+async def test_a_failed_attempt_at_the_new_id_is_retried_there() -> None:
+    setup = Setup("-100")
+    setup.telegram.script["-100"] = [SendResult(SendStatus.RETRY, "HTTP 502", moved_to="-1009")]
+    await setup.alert()
+    assert (await setup.worker.run()).retried == 1
+    assert setup.statuses() == {"-1009": DeliveryStatus.PENDING}
+    setup.clock.advance(seconds=5)
+    assert (await setup.worker.run()).sent == 1
+    assert setup.telegram.attempts == ["-100", "-1009"]
 
 
 async def test_a_permanent_failure_is_marked_with_its_reason_and_not_retried() -> None:
@@ -259,3 +273,25 @@ async def test_a_retried_delivery_goes_out_when_its_time_comes() -> None:
     assert (await setup.worker.run()).attempted == 0
     setup.clock.advance(seconds=1)
     assert (await setup.worker.run()).sent == 1
+
+
+async def test_a_database_error_ends_the_run_and_the_next_run_tries_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    setup = Setup("1", "2")
+    await setup.alert()
+    claim = setup.outbox.claim
+    failures = 1
+
+    async def flaky_claim(delivery_id: int, owner: str, now: datetime) -> Delivery | None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise OSError("disk I/O error")
+        return await claim(delivery_id, owner, now)
+
+    setup.outbox.claim = flaky_claim  # type: ignore[method-assign]
+    report = await asyncio.wait_for(setup.worker.run(), 10)  # ends instead of spinning
+    assert report.sent <= 1 and "could not be processed" in caplog.text
+    assert (await setup.worker.run()).sent + report.sent == 2
+    assert set(setup.statuses().values()) == {DeliveryStatus.SENT}

@@ -34,6 +34,16 @@ def _callback(job: Callable[[], Awaitable[object]]) -> JobCallback:
     return callback
 
 
+def _delivery_callback(jobs: AlertJobs) -> JobCallback:
+    async def deliver(context: CallbackContext[Any, Any, Any, Any]) -> None:
+        # When the bot is told to stop, the application stops running first and then waits
+        # for the jobs: the worker then starts no new send and records the ones in flight.
+        application = context.application
+        await jobs.deliver(keep_going=lambda: application.running)
+
+    return deliver
+
+
 def register_jobs(
     application: AnyApplication, jobs: AlertJobs, settings: Settings
 ) -> list[Job[Any]]:
@@ -51,7 +61,7 @@ def register_jobs(
             _callback(jobs.check_stock), every, first=3, name="check stock", job_kwargs=JOB_OPTIONS
         ),
         queue.run_repeating(
-            _callback(jobs.deliver),
+            _delivery_callback(jobs),
             DELIVERY_INTERVAL_SECONDS,
             first=2,
             name="deliver alerts",

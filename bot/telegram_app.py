@@ -51,15 +51,16 @@ from telegram.ext import (
     filters,
 )
 
-from bot.bootstrap import open_services
+from bot.bootstrap import build_alerting, build_services, check_alert_settings, open_database
 from bot.commands import COMMANDS, Caller, execute, parse, refusal, short_refusal
 from bot.formatting import CAPTION_LIMIT, Reply, split_message
+from bot.jobs import register_jobs
 from bot.loop_monitor import LoopMonitor
 from bot.rendering import Renderer
 from bot.settings import Settings
 from bot.telegram_notifier import TelegramNotifier
 from core.models import Channel
-from core.ports import Clock
+from core.ports import AdviceSource, Clock, SystemClock
 from core.services import Services
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ Context = ContextTypes.DEFAULT_TYPE
 # Keys in application.bot_data.
 SERVICES = "services"
 RENDER = "render"
-NOTIFIER = "notifier"  # the Telegram Notifier, for the alert delivery worker
+NOTIFIER = "notifier"  # the Telegram Notifier, which the alert delivery worker sends through
+ALERTING = "alerting"  # bot.bootstrap.Alerting: the alert jobs (jobs.check_advice after retrains)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 # Flood control (429): PTB's rate limiter waits `retry_after` and tries again this many times.
@@ -88,13 +90,22 @@ NOT_A_COMMAND = "Send me a command, for example /price copper. /help lists them 
 
 
 def build_application(
-    settings: Settings, *, clock: Clock | None = None, renderer: Renderer | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    renderer: Renderer | None = None,
+    advice: AdviceSource | None = None,
 ) -> App:
     """The bot, ready for `run_polling`; `renderer` defaults to a pool of chart processes
-    that the bot starts and stops itself."""
+    that the bot starts and stops itself. `advice` is the forecasting service's current
+    recommendations, for BUY_SIGNAL alerts (none without it).
+
+    Raises SettingsError for alert settings that cannot work together, before anything
+    connects anywhere."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is needed to build the Telegram bot")
-    runtime = BotRuntime(settings, clock, renderer)
+    check_alert_settings(settings)
+    runtime = BotRuntime(settings, clock, renderer, advice)
     application = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
@@ -171,29 +182,43 @@ class MessageRateLimiter(AIORateLimiter):
 
 
 class BotRuntime:
-    """What the bot opens when it starts (database, chart processes) and closes when it stops."""
+    """What the bot opens when it starts (database, chart processes, the alert machinery) and
+    closes when it stops."""
 
-    def __init__(self, settings: Settings, clock: Clock | None, renderer: Renderer | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None,
+        renderer: Renderer | None,
+        advice: AdviceSource | None,
+    ) -> None:
         self._settings = settings
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._renderer = renderer
+        self._advice = advice
         self._stack = AsyncExitStack()
 
     async def start(self, application: App) -> None:
-        """post_init: services into bot_data, chart workers warm, the command menu set."""
+        """post_init: services into bot_data, chart workers warm, the alert jobs scheduled,
+        the command menu set."""
         settings = self._settings
-        services = await self._stack.enter_async_context(open_services(settings, self._clock))
+        db = await self._stack.enter_async_context(open_database(settings, self._clock))
+        services = await build_services(db, settings, self._clock)
         renderer = self._renderer
         if renderer is None:
             renderer = Renderer.in_processes(cache_size=settings.chart_cache_size)
             self._stack.push_async_callback(asyncio.to_thread, renderer.close)
             await renderer.warm_up()
         notifier = TelegramNotifier(application.bot, services.catalog)
+        alerting = build_alerting(db, settings, services, telegram=notifier, advice=self._advice)
+        self._stack.push_async_callback(alerting.aclose)  # after the jobs stopped, before the db
+        register_jobs(application, alerting.jobs, settings)
         application.bot_data.update(
             {
                 SERVICES: services,
                 RENDER: renderer,
                 NOTIFIER: notifier,
+                ALERTING: alerting,
             }
         )
         await set_command_menu(application, settings.admin_user_ids)
@@ -314,7 +339,7 @@ async def on_membership(update: Update, context: Context) -> None:
 async def on_error(update: object, context: Context) -> None:
     """Logs the failure with what was asked, then apologises in the chat; never shows a trace."""
     error = context.error
-    where = _describe(update)
+    where = f"job '{context.job.name}'" if context.job is not None else _describe(update)
     chat_id = None
     if isinstance(update, Update) and update.effective_chat is not None:
         chat_id = update.effective_chat.id
@@ -510,7 +535,7 @@ def _shown(name: str, args: tuple[str, ...]) -> str:
 
 def _describe(update: object) -> str:
     if not isinstance(update, Update):
-        return "a job or the polling loop"
+        return "the polling loop"
     user = update.effective_user.id if update.effective_user else None
     chat = update.effective_chat.id if update.effective_chat else None
     asked = ""

@@ -135,9 +135,13 @@ class DeliveryWorker:
     def channels(self) -> list[Channel]:
         return list(self._lanes)
 
-    async def run(self) -> DeliveryReport:
+    async def run(self, keep_going: Callable[[], bool] = lambda: True) -> DeliveryReport:
         """Sends everything due now, and what falls due while it runs; returns when nothing
-        due is left (retries scheduled later wait for a later run)."""
+        due is left (retries scheduled later wait for a later run).
+
+        Once `keep_going()` turns false (the program is stopping), no new send starts: the
+        run returns when the sends in flight have finished and been recorded, so that a
+        clean stop leaves nothing in flight to be sent again at the next start."""
         if self._lock.locked():
             return DeliveryReport(skipped=True)
         async with self._lock:
@@ -152,7 +156,10 @@ class DeliveryWorker:
                         report.recovered,
                     )
             await asyncio.gather(
-                *(self._drain(channel, lane, report) for channel, lane in self._lanes.items())
+                *(
+                    self._drain(channel, lane, report, keep_going)
+                    for channel, lane in self._lanes.items()
+                )
             )
             return report
 
@@ -163,11 +170,17 @@ class DeliveryWorker:
             return True
         return lane.paused_until is not None and self._clock.now() < lane.paused_until
 
-    async def _drain(self, channel: Channel, lane: _Lane, report: DeliveryReport) -> None:
+    async def _drain(
+        self,
+        channel: Channel,
+        lane: _Lane,
+        report: DeliveryReport,
+        keep_going: Callable[[], bool],
+    ) -> None:
         slots = asyncio.Semaphore(lane.limit)
         lane.broken = False
         try:
-            while not self._paused(lane):
+            while keep_going() and not self._paused(lane):
                 due = await self._queue.due(
                     channel, self._clock.now(), BATCH, skip=list(lane.in_flight)
                 )
@@ -180,7 +193,7 @@ class DeliveryWorker:
                     continue
                 for delivery, alert in due:
                     await slots.acquire()
-                    if self._paused(lane):
+                    if self._paused(lane) or not keep_going():
                         slots.release()
                         break
                     task = asyncio.create_task(self._deliver(lane, delivery, alert, report))

@@ -20,7 +20,7 @@ TWILIO_TOKEN = "f00dfeedf00dfeedf00dfeedf00dfeed"
 
 
 async def start_bot(
-    tmp_path: Path, api: FakeBotApi, log: Path, wait: bool = True
+    tmp_path: Path, api: FakeBotApi, log: Path, wait: bool = True, **extra: str
 ) -> asyncio.subprocess.Process:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "TWILIO"))}
     environment |= {
@@ -31,9 +31,12 @@ async def start_bot(
         "ALLOWED_USER_IDS": str(BUYER_ID),
         "TWILIO_ACCOUNT_SID": TWILIO_SID,
         "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
+        "TWILIO_BASE_URL": "http://127.0.0.1:9",  # no WhatsApp recipients: never called
         "LOG_LEVEL": "DEBUG",  # the most talkative: the token must not show even here
         "LOOP_MONITOR_FILE": str(tmp_path / "loop.json"),
     }
+    environment |= extra
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -119,3 +122,22 @@ async def test_a_token_telegram_refuses_stops_start_up_with_one_line(
         "Telegram refused TELEGRAM_BOT_TOKEN: copy the token again from @BotFather"
     )
     assert TOKEN not in output and quote(TOKEN, safe="") not in output
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("TWILIO_WHATSAPP_FROM", "", "TWILIO_WHATSAPP_FROM is not"),
+        ("PRICE_SOURCE", "http://prices.test/latest", "PRICE_HTTP_PATHS is empty"),
+    ],
+)
+async def test_alert_settings_that_cannot_work_stop_start_up_before_telegram(
+    tmp_path: Path, telegram_api: FakeBotApi, log: Path, setting: str, value: str, named: str
+) -> None:
+    value = f"http:{value}" if setting == "PRICE_SOURCE" else value
+    process = await start_bot(tmp_path, telegram_api, log, wait=False, **{setting: value})
+    code = await asyncio.wait_for(process.wait(), 60)
+    output = log.read_text(encoding="utf-8").strip()
+    assert code == 2, output[-2000:]
+    assert named in output and len(output.splitlines()) == 1
+    assert telegram_api.calls == []  # Telegram was never asked anything

@@ -1,6 +1,7 @@
 """The delivery worker over a fake outbox, with scripted notifier results."""
 
 import asyncio
+from collections import Counter
 from datetime import datetime
 
 import pytest
@@ -295,3 +296,24 @@ async def test_a_database_error_ends_the_run_and_the_next_run_tries_again(
     assert report.sent <= 1 and "could not be processed" in caplog.text
     assert (await setup.worker.run()).sent + report.sent == 2
     assert set(setup.statuses().values()) == {DeliveryStatus.SENT}
+
+
+async def test_when_told_to_stop_it_starts_no_new_send_and_records_those_in_flight() -> None:
+    setup = Setup(*(str(n) for n in range(10)), concurrency={Channel.TELEGRAM: 3})
+    await setup.alert()
+    stopping = False
+
+    class StopsTheBotMidway(FakeNotifier):
+        async def send(self, address: str, alert: Alert) -> SendResult:
+            nonlocal stopping
+            if len(self.attempts) == 4:
+                stopping = True  # SIGTERM arrives while sends are in flight
+            return await super().send(address, alert)
+
+    setup.telegram = StopsTheBotMidway(Channel.TELEGRAM)
+    worker = setup.new_worker(concurrency={Channel.TELEGRAM: 3})
+    report = await worker.run(keep_going=lambda: not stopping)
+    statuses = Counter(setup.statuses().values())
+    assert statuses[DeliveryStatus.SENDING] == 0  # nothing left to be sent again at restart
+    assert statuses[DeliveryStatus.SENT] == report.sent == len(setup.telegram.attempts) < 10
+    assert (await setup.new_worker().run()).sent == 10 - report.sent

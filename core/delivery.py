@@ -151,7 +151,7 @@ class DeliveryWorker:
                 self._recovered = True
                 if report.recovered:
                     log.warning(
-                        "%d deliveries were in flight when the bot last stopped; sending them "
+                        "Deliveries in flight when the bot last stopped: %d; sending them "
                         "again (a message accepted just before the stop may arrive twice).",
                         report.recovered,
                     )

@@ -3,14 +3,13 @@ environment, long polling the fake Bot API, stopped by a signal."""
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
+from tests.bot.process import start_bot_process, stop
 from tests.bot.telegram import ADMIN_ID, BUYER_ID, STRANGER_ID, TOKEN
 from tests.conftest import png_size
 from tests.fake_telegram import FakeBotApi
@@ -22,10 +21,8 @@ TWILIO_TOKEN = "f00dfeedf00dfeedf00dfeedf00dfeed"
 async def start_bot(
     tmp_path: Path, api: FakeBotApi, log: Path, wait: bool = True, **extra: str
 ) -> asyncio.subprocess.Process:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "TWILIO"))}
-    environment |= {
+    settings = {
         "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_BASE_URL": api.base_url,
         "DATABASE_PATH": str(tmp_path / "var" / "bot.db"),
         "ADMIN_USER_IDS": str(ADMIN_ID),
         "ALLOWED_USER_IDS": str(BUYER_ID),
@@ -36,30 +33,7 @@ async def start_bot(
         "LOG_LEVEL": "DEBUG",  # the most talkative: the token must not show even here
         "LOOP_MONITOR_FILE": str(tmp_path / "loop.json"),
     }
-    environment |= extra
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=tmp_path,
-        env=environment,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=log.open("wb"),
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    if wait:
-        await api.wait_for(lambda: api.calls_to("getUpdates"), timeout=60)
-    return process
-
-
-async def stop(process: asyncio.subprocess.Process, sig: signal.Signals) -> int:
-    process.send_signal(sig)
-    try:
-        return await asyncio.wait_for(process.wait(), 60)
-    except TimeoutError:
-        process.kill()
-        raise
+    return await start_bot_process(api, tmp_path, log, settings | extra, wait)
 
 
 @pytest.fixture

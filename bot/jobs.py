@@ -1,7 +1,7 @@
 """Puts the alert jobs on PTB's JobQueue (APScheduler).
 
-Each job runs at most once at a time (`max_instances=1`, and the core jobs skip a turn while
-still running), and missed turns are coalesced into one. An exception in a job goes to the
+Each job runs at most once at a time (the core jobs skip a turn while still running), and
+missed turns are coalesced into one. An exception in a job goes to the
 application's error handler (PTB's Job.run passes it to `process_error`) and the schedule goes
 on: the next turn runs as usual.
 """
@@ -18,7 +18,11 @@ from core.jobs import AlertJobs
 
 # Delivery is cheap to poll (one indexed query) and sets how soon an alert leaves.
 DELIVERY_INTERVAL_SECONDS = 2.0
-JOB_OPTIONS = {"max_instances": 1, "coalesce": True}
+# A job never overlaps itself: each core job skips a turn while its last one still runs
+# (core.jobs.single_flight, logged at DEBUG). APScheduler may start a second instance for
+# that: with max_instances=1 it would log a WARNING for every turn of a normal 40-second
+# broadcast instead. Missed turns are coalesced into one.
+JOB_OPTIONS = {"max_instances": 2, "coalesce": True}
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 

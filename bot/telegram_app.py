@@ -13,7 +13,6 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -40,7 +39,6 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -56,6 +54,7 @@ from bot.commands import COMMANDS, Caller, execute, parse, refusal, short_refusa
 from bot.formatting import CAPTION_LIMIT, Reply, split_message
 from bot.jobs import register_jobs
 from bot.loop_monitor import LoopMonitor
+from bot.rate_limit import MessageRateLimiter
 from bot.rendering import Renderer
 from bot.settings import Settings
 from bot.telegram_notifier import TelegramNotifier
@@ -66,7 +65,6 @@ from core.services import Services
 log = logging.getLogger(__name__)
 
 App = Application[Any, Any, Any, Any, Any, Any]
-ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
 Context = ContextTypes.DEFAULT_TYPE
 
 # Keys in application.bot_data.
@@ -158,27 +156,6 @@ def run(settings: Settings) -> int:
         return 1
     log.info("Bot stopped")
     return 0
-
-
-class MessageRateLimiter(AIORateLimiter):
-    """PTB's AIORateLimiter (30 messages a second overall, 20 a minute per group, 429s waited
-    out), except that chat actions ("typing...") skip the budget: they are no messages, and
-    spending the budget on them would make the answers themselves wait in a busy minute."""
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, ApiResult]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> ApiResult:
-        if endpoint == "sendChatAction":
-            return await callback(*args, **kwargs)
-        return await super().process_request(
-            callback, args, kwargs, endpoint, data, rate_limit_args
-        )
 
 
 class BotRuntime:

@@ -283,7 +283,8 @@ class DeliveryWorker:
             await self._recipients.moved(delivery.channel, delivery.address, result.moved_to)
             report.moved += 1
         if result.disable:
-            await self._recipients.unreachable(delivery.channel, address, result.detail)
+            reason = result.detail or "refused by the channel"
+            await self._recipients.unreachable(delivery.channel, address, reason)
 
 
 def _finished(

@@ -195,17 +195,17 @@ async def test_the_bot_runs_the_alert_jobs_and_a_failing_job_keeps_its_schedule(
         assert names == ["check stock", "deliver alerts", "poll prices"]
         calls = 0
 
-        async def broken() -> list[Alert]:
+        async def broken() -> None:
             nonlocal calls
             calls += 1
-            raise RuntimeError(f"stock check failure {calls}")
+            raise RuntimeError(f"price poll failure {calls}")
 
-        monkeypatch.setattr(bot.alerting.jobs.monitor, "check_stock", broken)
+        monkeypatch.setattr(bot.alerting.jobs.poller, "poll", broken)
         for _ in range(200):  # up to 20 s: the job runs every second
             if calls >= 2:
                 break
             await asyncio.sleep(0.1)
     assert calls >= 2
-    failures = [r for r in caplog.records if r.getMessage() == "Failed to handle job 'check stock'"]
+    failures = [r for r in caplog.records if r.getMessage() == "Failed to handle job 'poll prices'"]
     assert len(failures) >= 2 and failures[0].exc_info is not None
-    assert "stock check failure 1" in caplog.text
+    assert "price poll failure 1" in caplog.text

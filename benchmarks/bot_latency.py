@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.bot.process import start_bot_process  # noqa: E402
 from tests.fake_telegram import FakeBotApi, FakeUser, Message  # noqa: E402
 
 TOKEN = "123456789:AAE-benchmarkTokenNotReal_0123456789ab"
@@ -122,29 +123,14 @@ async def steady_user(
 async def start_bot(
     api: FakeBotApi, work: Path, users: list[FakeUser], cache: bool
 ) -> asyncio.subprocess.Process:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "TWILIO"))}
-    environment |= {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_BASE_URL": api.base_url,
+    settings = {
         "DATABASE_PATH": str(work / "bench.db"),
         "ALLOWED_USER_IDS": ",".join(str(u.id) for u in users),
         "LOOP_MONITOR_FILE": str(work / "loop.json"),
         "LOG_LEVEL": "INFO",
         "CHART_CACHE_SIZE": "32" if cache else "0",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=work,
-        env=environment,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=(work / "bot.log").open("wb"),
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    await api.wait_for(lambda: api.calls_to("getUpdates"), timeout=120)
-    return process
+    return await start_bot_process(api, work, work / "bot.log", settings)
 
 
 def percentiles(values: list[float]) -> str:

@@ -66,7 +66,7 @@ async def build_services(db: Database, settings: Settings, clock: Clock) -> Serv
         alerts=AlertService(SqliteAlertRepo(db), outbox),
         access=access,
         invites=InviteService(SqliteInviteRepo(db), access, users, clock),
-        subscriptions=SubscriptionService(SqliteSubscriptionRepo(db), clock),
+        subscriptions=SubscriptionService(SqliteSubscriptionRepo(db), clock, outbox),
         recipients=RecipientDirectory(
             SqliteSubscriptionRepo(db),
             clock,
@@ -77,19 +77,29 @@ async def build_services(db: Database, settings: Settings, clock: Clock) -> Serv
     )
 
 
+def check_alert_settings(settings: Settings) -> None:
+    """Raises SettingsError, naming the missing setting, when the alert settings cannot work
+    together; `procurebot run` checks this before it connects to Telegram."""
+    if settings.whatsapp_enabled and settings.twilio_whatsapp_from is None:
+        raise SettingsError(
+            "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are set but TWILIO_WHATSAPP_FROM is not: "
+            "set the WhatsApp sender as whatsapp:+E164, e.g. whatsapp:+14155238886."
+        )
+    if settings.price_source.kind == "http" and not settings.price_http_paths:
+        raise SettingsError(
+            "PRICE_SOURCE is an http: feed but PRICE_HTTP_PATHS is empty: say where each "
+            "price sits in the JSON, e.g. PRICE_HTTP_PATHS=copper=rates.XCU,aluminium=rates.ALU"
+        )
+
+
 def build_feed(
     settings: Settings, db: Database, catalog: MaterialCatalog, clock: Clock
 ) -> PriceFeed:
-    """The price feed PRICE_SOURCE names."""
+    """The price feed PRICE_SOURCE names (its settings checked by check_alert_settings)."""
     source = settings.price_source
     if source.kind == "csv":
         return CsvPriceFeed(source.location, SqliteStateStore(db))
     if source.kind == "http":
-        if not settings.price_http_paths:
-            raise SettingsError(
-                "PRICE_SOURCE is an http: feed but PRICE_HTTP_PATHS is empty: say where each "
-                "price sits in the JSON, e.g. PRICE_HTTP_PATHS=copper=rates.XCU,aluminium=rates.ALU"
-            )
         return HttpPriceFeed(
             source.location, settings.price_http_paths, settings.price_http_headers
         )
@@ -98,9 +108,11 @@ def build_feed(
 
 @dataclass
 class Alerting:
-    """The alert machinery: the jobs to schedule, and what to close at shutdown."""
+    """The alert machinery: the jobs to schedule, the outbox they share, and what to close at
+    shutdown."""
 
     jobs: AlertJobs
+    outbox: SqliteOutbox
     notifiers: dict[Channel, Notifier]
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -120,13 +132,8 @@ def build_alerting(
     """Feeds, rules, outbox and delivery worker over the database. `telegram` is the Telegram
     application's notifier (without it, Telegram deliveries wait in the outbox); `advice` is
     the forecasting service's current recommendations (without it, no BUY_SIGNAL)."""
+    check_alert_settings(settings)
     clock, catalog = services.clock, services.catalog
-    assert services.recipients is not None, "build_services sets up the recipients"
-    if settings.whatsapp_enabled and settings.twilio_whatsapp_from is None:
-        raise SettingsError(
-            "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are set but TWILIO_WHATSAPP_FROM is not: "
-            "set the WhatsApp sender as whatsapp:+E164, e.g. whatsapp:+14155238886."
-        )
     outbox, state = SqliteOutbox(db), SqliteStateStore(db)
     feed = build_feed(settings, db, catalog, clock)
     notifiers: dict[Channel, Notifier] = {}
@@ -165,7 +172,7 @@ def build_alerting(
     worker = DeliveryWorker(
         outbox, notifiers, services.recipients, clock, concurrency=delivery_concurrency
     )
-    return Alerting(AlertJobs(poller, monitor, worker), notifiers, closers)
+    return Alerting(AlertJobs(poller, monitor, worker), outbox, notifiers, closers)
 
 
 @asynccontextmanager

@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(settings)
         print("Backtesting arrives with the forecasting service; it is not built yet.")
         return 1
-    except SchemaTooNew as error:
+    except (SchemaTooNew, SettingsError) as error:  # SettingsError: alert settings at `run`
         print(error, file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:

@@ -208,8 +208,6 @@ WHATSAPP_USAGE = (
 async def whatsapp(request: Request) -> Reply:
     """/whatsapp list | add +E164 | remove +E164: the WhatsApp numbers that get alerts."""
     directory = request.services.recipients
-    if directory is None:
-        return Reply("Alert delivery is not set up here, so there is no WhatsApp list.")
     action = request.args[0].lower() if request.args else "list"
     if action == "list":
         if len(request.args) > 1:

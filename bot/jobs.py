@@ -1,7 +1,7 @@
 """Puts the alert jobs on PTB's JobQueue (APScheduler).
 
-Each job runs at most once at a time (`max_instances=1`, and the core jobs skip a turn while
-still running), and missed turns are coalesced into one. An exception in a job goes to the
+Each job runs at most once at a time (the core jobs skip a turn while still running), and
+missed turns are coalesced into one. An exception in a job goes to the
 application's error handler (PTB's Job.run passes it to `process_error`) and the schedule goes
 on: the next turn runs as usual.
 """
@@ -18,7 +18,11 @@ from core.jobs import AlertJobs
 
 # Delivery is cheap to poll (one indexed query) and sets how soon an alert leaves.
 DELIVERY_INTERVAL_SECONDS = 2.0
-JOB_OPTIONS = {"max_instances": 1, "coalesce": True}
+# A job never overlaps itself: each core job skips a turn while its last one still runs
+# (core.jobs.single_flight, logged at DEBUG). APScheduler may start a second instance for
+# that: with max_instances=1 it would log a WARNING for every turn of a normal 40-second
+# broadcast instead. Missed turns are coalesced into one.
+JOB_OPTIONS = {"max_instances": 2, "coalesce": True}
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -32,6 +36,16 @@ def _callback(job: Callable[[], Awaitable[object]]) -> JobCallback:
 
     callback.__name__ = getattr(job, "__name__", "job")
     return callback
+
+
+def _delivery_callback(jobs: AlertJobs) -> JobCallback:
+    async def deliver(context: CallbackContext[Any, Any, Any, Any]) -> None:
+        # When the bot is told to stop, the application stops running first and then waits
+        # for the jobs: the worker then starts no new send and records the ones in flight.
+        application = context.application
+        await jobs.deliver(keep_going=lambda: application.running)
+
+    return deliver
 
 
 def register_jobs(
@@ -51,7 +65,7 @@ def register_jobs(
             _callback(jobs.check_stock), every, first=3, name="check stock", job_kwargs=JOB_OPTIONS
         ),
         queue.run_repeating(
-            _callback(jobs.deliver),
+            _delivery_callback(jobs),
             DELIVERY_INTERVAL_SECONDS,
             first=2,
             name="deliver alerts",

@@ -16,7 +16,10 @@ import logging
 import multiprocessing
 import os
 import pickle
+import select
 import signal
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
@@ -125,16 +128,44 @@ def chart_processes(workers: int) -> ProcessPoolExecutor:
         context = forkserver
     else:
         context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
+    return ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+    )
 
 
-def _start_worker() -> None:
+def _start_worker(bot_pid: int) -> None:
     # Ctrl-C reaches the whole process group; the bot stops its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Drawing yields the CPU to the bot's event loop: on a small machine the workers would
     # otherwise take every core while a chart is drawn, and every chat would wait.
     with contextlib.suppress(OSError, AttributeError):
         os.nice(WORKER_NICENESS)
+    threading.Thread(target=_exit_with, args=(bot_pid,), name="exit-with-bot", daemon=True).start()
+
+
+def _exit_with(bot_pid: int) -> None:
+    """Ends this worker once the bot process is gone. A bot killed with SIGKILL cannot stop its
+    workers, and they would wait for work forever (with the forkserver and its resource
+    tracker): the pipes whose end would tell them are held open by the workers themselves
+    (CPython's forkserver hands its pipe and the pool's queue on to every worker)."""
+    try:
+        watch = os.pidfd_open(bot_pid)  # Linux: readable when the process has ended
+    except (AttributeError, OSError):
+        while _running(bot_pid):
+            time.sleep(1.0)
+    else:
+        select.select([watch], [], [])
+    os._exit(0)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def warm_up_chart() -> int:

@@ -13,7 +13,6 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -40,7 +39,6 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -51,28 +49,29 @@ from telegram.ext import (
     filters,
 )
 
-from bot.bootstrap import open_services
+from bot.bootstrap import build_alerting, build_services, check_alert_settings, open_database
 from bot.commands import COMMANDS, Caller, execute, parse, refusal, short_refusal
 from bot.formatting import CAPTION_LIMIT, Reply, split_message
+from bot.jobs import register_jobs
 from bot.loop_monitor import LoopMonitor
+from bot.rate_limit import MessageRateLimiter
 from bot.rendering import Renderer
 from bot.settings import Settings
 from bot.telegram_notifier import TelegramNotifier
 from core.models import Channel
-from core.ports import Clock
+from core.ports import AdviceSource, Clock, SystemClock
 from core.services import Services
-from core.subscriptions import SubscriptionUpkeep
 
 log = logging.getLogger(__name__)
 
 App = Application[Any, Any, Any, Any, Any, Any]
-ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
 Context = ContextTypes.DEFAULT_TYPE
 
 # Keys in application.bot_data.
 SERVICES = "services"
 RENDER = "render"
-NOTIFIER = "notifier"  # the Telegram Notifier, for the alert delivery worker
+NOTIFIER = "notifier"  # the Telegram Notifier, which the alert delivery worker sends through
+ALERTING = "alerting"  # bot.bootstrap.Alerting: the alert jobs (jobs.check_advice after retrains)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 # Flood control (429): PTB's rate limiter waits `retry_after` and tries again this many times.
@@ -89,13 +88,22 @@ NOT_A_COMMAND = "Send me a command, for example /price copper. /help lists them 
 
 
 def build_application(
-    settings: Settings, *, clock: Clock | None = None, renderer: Renderer | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    renderer: Renderer | None = None,
+    advice: AdviceSource | None = None,
 ) -> App:
     """The bot, ready for `run_polling`; `renderer` defaults to a pool of chart processes
-    that the bot starts and stops itself."""
+    that the bot starts and stops itself. `advice` is the forecasting service's current
+    recommendations, for BUY_SIGNAL alerts (none without it).
+
+    Raises SettingsError for alert settings that cannot work together, before anything
+    connects anywhere."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is needed to build the Telegram bot")
-    runtime = BotRuntime(settings, clock, renderer)
+    check_alert_settings(settings)
+    runtime = BotRuntime(settings, clock, renderer, advice)
     application = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
@@ -150,51 +158,44 @@ def run(settings: Settings) -> int:
     return 0
 
 
-class MessageRateLimiter(AIORateLimiter):
-    """PTB's AIORateLimiter (30 messages a second overall, 20 a minute per group, 429s waited
-    out), except that chat actions ("typing...") skip the budget: they are no messages, and
-    spending the budget on them would make the answers themselves wait in a busy minute."""
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, ApiResult]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> ApiResult:
-        if endpoint == "sendChatAction":
-            return await callback(*args, **kwargs)
-        return await super().process_request(
-            callback, args, kwargs, endpoint, data, rate_limit_args
-        )
-
-
 class BotRuntime:
-    """What the bot opens when it starts (database, chart processes) and closes when it stops."""
+    """What the bot opens when it starts (database, chart processes, the alert machinery) and
+    closes when it stops."""
 
-    def __init__(self, settings: Settings, clock: Clock | None, renderer: Renderer | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None,
+        renderer: Renderer | None,
+        advice: AdviceSource | None,
+    ) -> None:
         self._settings = settings
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._renderer = renderer
+        self._advice = advice
         self._stack = AsyncExitStack()
 
     async def start(self, application: App) -> None:
-        """post_init: services into bot_data, chart workers warm, the command menu set."""
+        """post_init: services into bot_data, chart workers warm, the alert jobs scheduled,
+        the command menu set."""
         settings = self._settings
-        services = await self._stack.enter_async_context(open_services(settings, self._clock))
+        db = await self._stack.enter_async_context(open_database(settings, self._clock))
+        services = await build_services(db, settings, self._clock)
         renderer = self._renderer
         if renderer is None:
             renderer = Renderer.in_processes(cache_size=settings.chart_cache_size)
             self._stack.push_async_callback(asyncio.to_thread, renderer.close)
             await renderer.warm_up()
         notifier = TelegramNotifier(application.bot, services.catalog)
+        alerting = build_alerting(db, settings, services, telegram=notifier, advice=self._advice)
+        self._stack.push_async_callback(alerting.aclose)  # after the jobs stopped, before the db
+        register_jobs(application, alerting.jobs, settings)
         application.bot_data.update(
             {
                 SERVICES: services,
                 RENDER: renderer,
-                NOTIFIER: SubscriptionUpkeep(notifier, services.subscriptions),
+                NOTIFIER: notifier,
+                ALERTING: alerting,
             }
         )
         await set_command_menu(application, settings.admin_user_ids)
@@ -293,7 +294,7 @@ async def on_migration(update: Update, context: Context) -> None:
         old, new = message.migrate_from_chat_id, message.chat_id
     else:
         return
-    await _services(context).subscriptions.moved(Channel.TELEGRAM, str(old), str(new))
+    await _services(context).recipients.moved(Channel.TELEGRAM, str(old), str(new))
 
 
 async def on_membership(update: Update, context: Context) -> None:
@@ -309,13 +310,13 @@ async def on_membership(update: Update, context: Context) -> None:
         if chat.type == ChatType.PRIVATE
         else "the bot was removed from the group"
     )
-    await _services(context).subscriptions.unreachable(Channel.TELEGRAM, str(chat.id), reason)
+    await _services(context).recipients.unreachable(Channel.TELEGRAM, str(chat.id), reason)
 
 
 async def on_error(update: object, context: Context) -> None:
     """Logs the failure with what was asked, then apologises in the chat; never shows a trace."""
     error = context.error
-    where = _describe(update)
+    where = f"job '{context.job.name}'" if context.job is not None else _describe(update)
     chat_id = None
     if isinstance(update, Update) and update.effective_chat is not None:
         chat_id = update.effective_chat.id
@@ -323,14 +324,12 @@ async def on_error(update: object, context: Context) -> None:
     if isinstance(error, Forbidden) and chat_id is not None:
         log.warning("Cannot answer %s: %s", where, error.message)
         if services is not None:
-            await services.subscriptions.unreachable(Channel.TELEGRAM, str(chat_id), error.message)
+            await services.recipients.unreachable(Channel.TELEGRAM, str(chat_id), error.message)
         return
     if isinstance(error, ChatMigrated) and chat_id is not None:
         log.warning("Cannot answer %s: the chat is now %s", where, error.new_chat_id)
         if services is not None:
-            await services.subscriptions.moved(
-                Channel.TELEGRAM, str(chat_id), str(error.new_chat_id)
-            )
+            await services.recipients.moved(Channel.TELEGRAM, str(chat_id), str(error.new_chat_id))
         return
     log.error("Failed to handle %s", where, exc_info=error)
     if chat_id is None:
@@ -513,7 +512,7 @@ def _shown(name: str, args: tuple[str, ...]) -> str:
 
 def _describe(update: object) -> str:
     if not isinstance(update, Update):
-        return "a job or the polling loop"
+        return "the polling loop"
     user = update.effective_user.id if update.effective_user else None
     chat = update.effective_chat.id if update.effective_chat else None
     asked = ""

@@ -4,8 +4,14 @@ State machine of one delivery (all of it in SQLite, see core/adapters/sqlite_out
 
     pending --claim--> sending --SENT--> sent                       (final)
                           |----RETRY---> pending, due after a backoff (or retry_after)
-                          |----FAILED--> failed, with the reason       (final)
-                          '----moved---> pending, to the new address, due now
+                          '----FAILED--> failed, with the reason       (final)
+
+A result may also say the recipient moved (`moved_to`: a Telegram group that became a
+supergroup). The notifier has then tried the new address itself and the result is that
+attempt's, so the delivery is recorded under the new address and not sent again; the
+subscription and the recipient's other pending deliveries follow it (core/recipients.py). A
+result with `disable` (a chat that blocked the bot, an opted-out number) unsubscribes the
+recipient and drops its other pending deliveries, in the same place.
 
 When each step is committed, relative to the send:
 1. The alert and all its deliveries are committed in one transaction before anything is sent.
@@ -93,6 +99,7 @@ class _Lane:
     notifier: Notifier
     limit: int
     paused_until: datetime | None = None
+    broken: bool = False  # a delivery hit an unexpected error in this run
     in_flight: dict[int, asyncio.Task[None]] = field(default_factory=dict)
 
 
@@ -128,9 +135,13 @@ class DeliveryWorker:
     def channels(self) -> list[Channel]:
         return list(self._lanes)
 
-    async def run(self) -> DeliveryReport:
+    async def run(self, keep_going: Callable[[], bool] = lambda: True) -> DeliveryReport:
         """Sends everything due now, and what falls due while it runs; returns when nothing
-        due is left (retries scheduled later wait for a later run)."""
+        due is left (retries scheduled later wait for a later run).
+
+        Once `keep_going()` turns false (the program is stopping), no new send starts: the
+        run returns when the sends in flight have finished and been recorded, so that a
+        clean stop leaves nothing in flight to be sent again at the next start."""
         if self._lock.locked():
             return DeliveryReport(skipped=True)
         async with self._lock:
@@ -140,22 +151,36 @@ class DeliveryWorker:
                 self._recovered = True
                 if report.recovered:
                     log.warning(
-                        "%d deliveries were in flight when the bot last stopped; sending them "
+                        "Deliveries in flight when the bot last stopped: %d; sending them "
                         "again (a message accepted just before the stop may arrive twice).",
                         report.recovered,
                     )
             await asyncio.gather(
-                *(self._drain(channel, lane, report) for channel, lane in self._lanes.items())
+                *(
+                    self._drain(channel, lane, report, keep_going)
+                    for channel, lane in self._lanes.items()
+                )
             )
             return report
 
     def _paused(self, lane: _Lane) -> bool:
+        # A lane whose delivery failed unexpectedly (the database, a bug) stops for this run:
+        # the same delivery would fail again at once, and the run would never end.
+        if lane.broken:
+            return True
         return lane.paused_until is not None and self._clock.now() < lane.paused_until
 
-    async def _drain(self, channel: Channel, lane: _Lane, report: DeliveryReport) -> None:
+    async def _drain(
+        self,
+        channel: Channel,
+        lane: _Lane,
+        report: DeliveryReport,
+        keep_going: Callable[[], bool],
+    ) -> None:
         slots = asyncio.Semaphore(lane.limit)
+        lane.broken = False
         try:
-            while not self._paused(lane):
+            while keep_going() and not self._paused(lane):
                 due = await self._queue.due(
                     channel, self._clock.now(), BATCH, skip=list(lane.in_flight)
                 )
@@ -168,7 +193,7 @@ class DeliveryWorker:
                     continue
                 for delivery, alert in due:
                     await slots.acquire()
-                    if self._paused(lane):
+                    if self._paused(lane) or not keep_going():
                         slots.release()
                         break
                     task = asyncio.create_task(self._deliver(lane, delivery, alert, report))
@@ -188,16 +213,18 @@ class DeliveryWorker:
         self, lane: _Lane, delivery: Delivery, alert: Alert, report: DeliveryReport
     ) -> None:
         try:
-            if not await self._queue.claim(delivery.id, self.owner, self._clock.now()):
+            claimed = await self._queue.claim(delivery.id, self.owner, self._clock.now())
+            if claimed is None:
                 return
-            attempt = delivery.attempts + 1
+            delivery, attempt = claimed, claimed.attempts
             result = await self._send(lane.notifier, delivery, alert)
             await self._settle(lane, delivery, attempt, result, report)
         except asyncio.CancelledError:
             raise
         except Exception:
             # A database error mid-way: the delivery stays as it was committed (pending, or in
-            # flight and recovered at the next start); nothing is lost.
+            # flight and recovered at the next start); nothing is lost. The next run tries again.
+            lane.broken = True
             log.exception("Delivery %d could not be processed", delivery.id)
 
     async def _send(self, notifier: Notifier, delivery: Delivery, alert: Alert) -> SendResult:
@@ -219,15 +246,12 @@ class DeliveryWorker:
         result: SendResult,
         report: DeliveryReport,
     ) -> None:
+        # The result is committed first: that is the step that keeps a sent alert from being
+        # sent again. What it says about the recipient is applied after it.
         now = self._clock.now()
-        channel, address = delivery.channel, delivery.address
-        where = f"{channel} {mask(address)}"
-        if result.moved_to:
-            await self._recipients.move(channel, address, result.moved_to)
-            await self._queue.redirect(delivery.id, result.moved_to, now)
-            report.moved += 1
-            log.info("%s moved to %s; its alerts follow it", where, result.moved_to)
-        elif result.status is SendStatus.SENT:
+        address = result.moved_to or delivery.address
+        where = f"{delivery.channel} {mask(address)}"
+        if result.status is SendStatus.SENT:
             await self._queue.mark_sent(delivery.id, now)
             report.sent += 1
         elif result.status is SendStatus.RETRY and attempt < self.policy.max_attempts:
@@ -250,16 +274,17 @@ class DeliveryWorker:
                 detail = f"gave up after {attempt} attempts: {detail}"
             await self._queue.mark_failed(delivery.id, detail)
             report.failed += 1
-            log.warning("Delivery %d to %s failed: %s", delivery.id, where, detail)
-            if result.disable:
-                await self._recipients.disable(channel, address, detail)
-                cancelled = await self._queue.cancel(channel, address, detail)
-                log.warning(
-                    "%s gets no more alerts (%s); %d pending deliveries to it dropped",
-                    where,
-                    detail,
-                    cancelled,
-                )
+            if not result.disable:  # a disabled recipient gets its own log line
+                log.warning("Delivery %d to %s failed: %s", delivery.id, where, detail)
+        if result.moved_to is not None:
+            # The notifier already tried the new address (the result is that attempt's): the
+            # delivery is recorded there, not sent again, and the recipient follows.
+            await self._queue.readdress(delivery.id, result.moved_to)
+            await self._recipients.moved(delivery.channel, delivery.address, result.moved_to)
+            report.moved += 1
+        if result.disable:
+            reason = result.detail or "refused by the channel"
+            await self._recipients.unreachable(delivery.channel, address, reason)
 
 
 def _finished(

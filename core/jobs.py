@@ -44,7 +44,11 @@ def single_flight(
 
 
 class AlertJobs:
-    """Poll prices then raise price and buy alerts; check stock; deliver pending alerts."""
+    """Poll prices then raise price and buy alerts; check stock; deliver pending alerts.
+
+    `check_advice` raises BUY_SIGNAL alerts from the current recommendations: the forecasting
+    service calls it after each retrain (the price poll runs it too).
+    """
 
     def __init__(self, poller: PricePoller, monitor: AlertMonitor, worker: DeliveryWorker) -> None:
         self.poller = poller
@@ -67,5 +71,5 @@ class AlertJobs:
     async def _check_advice(self) -> list[Alert]:
         return await self.monitor.check_advice()
 
-    async def _deliver(self) -> DeliveryReport:
-        return await self.worker.run()
+    async def _deliver(self, keep_going: Callable[[], bool] = lambda: True) -> DeliveryReport:
+        return await self.worker.run(keep_going)

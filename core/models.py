@@ -157,7 +157,8 @@ class SendResult:
     `retry_after` seconds where the service said so. FAILED is permanent, with the reason in
     `detail`; `disable` says the recipient can never be reached this way (it blocked the bot,
     the number is invalid or opted out). `moved_to` is set when a Telegram group became a
-    supergroup: the message should go to the new chat id instead.
+    supergroup: the notifier sent the message on to the new chat id, and the status is how that
+    went; the recipient's address is `moved_to` from now on.
     """
 
     status: SendStatus

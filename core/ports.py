@@ -112,6 +112,10 @@ class SubscriptionRepo(Protocol):
 
     async def remove(self, channel: Channel, address: str) -> bool: ...
 
+    async def get(self, channel: Channel, address: str) -> Subscription | None:
+        """The subscription of this address, active or disabled."""
+        ...
+
     async def all(self, channel: Channel | None = None) -> list[Subscription]:
         """Every subscription, active or disabled, oldest first."""
         ...
@@ -201,8 +205,9 @@ class DeliveryQueue(Protocol):
         """Pending deliveries of `channel` whose time has come, oldest first."""
         ...
 
-    async def claim(self, delivery_id: int, owner: str, now: datetime) -> bool:
-        """Marks a pending delivery in flight and counts the attempt; False if it was not
+    async def claim(self, delivery_id: int, owner: str, now: datetime) -> Delivery | None:
+        """Marks a pending delivery in flight and counts the attempt; returns it as it is now
+        (its address may have changed since it was listed as due), or None if it was not
         pending any more."""
         ...
 
@@ -214,14 +219,21 @@ class DeliveryQueue(Protocol):
 
     async def mark_failed(self, delivery_id: int, detail: str) -> None: ...
 
-    async def redirect(self, delivery_id: int, new_address: str, now: datetime) -> None:
-        """Sends this delivery, and the pending ones to the same address, to `new_address`
-        instead, due now (a group became a supergroup). One already going to the new address
-        for the same alert fails as a duplicate instead."""
+    async def readdress(self, delivery_id: int, new_address: str) -> None:
+        """Records that this delivery went (or goes) to `new_address`: the channel sent it on to
+        the recipient's new address (a group that became a supergroup). Kept as it is when its
+        alert has a delivery to `new_address` already."""
+        ...
+
+    async def redirect(self, channel: Channel, old: str, new: str) -> int:
+        """Sends the pending deliveries to `old` to `new` instead, each when it was due anyway
+        (a group became a supergroup); returns how many follow. One whose alert goes to `new`
+        already fails as a duplicate instead."""
         ...
 
     async def cancel(self, channel: Channel, address: str, reason: str) -> int:
-        """Fails the pending deliveries to an address that can no longer get them."""
+        """Fails the pending deliveries to an address that can no longer get them; returns
+        how many."""
         ...
 
 

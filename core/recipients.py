@@ -1,14 +1,19 @@
 """Who gets alerts: subscribed Telegram chats, and WhatsApp numbers from WHATSAPP_RECIPIENTS
-plus those admins add with /whatsapp.
+plus those admins add with /whatsapp; and keeping that list true to what the channels report.
 
 Numbers from the setting are not stored until a channel refuses one for good (an opted-out or
 invalid number): then a disabled subscription row remembers that, so the number gets nothing
 more until an admin adds it again (`/whatsapp add` re-enables it). Numbers added by command are
 ordinary WhatsApp subscriptions.
+
+What a channel reports about a recipient (it can never be reached; it moved to a new address) is
+applied here and only here, whoever learnt it (the delivery worker from a send, or the Telegram
+bot from an update): to the subscription, and to the alerts still pending for it in the outbox.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +21,8 @@ from dataclasses import dataclass
 from core.errors import UserError
 from core.models import Channel, Recipient, Subscription
 from core.ports import Clock, DeliveryQueue, SubscriptionRepo
+
+log = logging.getLogger(__name__)
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SEPARATORS = re.compile(r"[\s\-().]")
@@ -133,13 +140,48 @@ class RecipientDirectory:
             await self._queue.cancel(Channel.WHATSAPP, number, "removed from the WhatsApp list")
         return Change(True, f"{number} gets no more alerts.")
 
-    async def disable(self, channel: Channel, address: str, reason: str) -> None:
-        """Stops alerts to an address the channel refused for good; a number from the settings
-        gets a disabled row so that this is remembered."""
-        if not any(s.address == address for s in await self._subscriptions.all(channel)):
+    async def unreachable(self, channel: Channel, address: str, reason: str) -> None:
+        """Stops alerts to an address the channel refused for good (a chat that blocked the
+        bot, an opted-out number): its subscription is disabled with the reason (a number from
+        the settings gets a disabled row, so that this is remembered) and its pending
+        deliveries are dropped. Logs one line when it was getting alerts."""
+        subscription = await self._subscriptions.get(channel, address)
+        from_settings = channel is Channel.WHATSAPP and address in self._settings
+        getting_alerts = subscription.active if subscription is not None else from_settings
+        if subscription is None and from_settings:
             await self._subscriptions.add(Subscription(channel, address, self._clock.now()))
-        await self._subscriptions.disable(channel, address, reason)
+        if getting_alerts:
+            await self._subscriptions.disable(channel, address, reason)
+        dropped = await self._queue.cancel(channel, address, reason) if self._queue else 0
+        if getting_alerts:
+            log.warning(
+                "Unsubscribed %s %s: %s%s",
+                channel,
+                mask(address),
+                reason,
+                _pending(dropped, "dropped"),
+            )
 
-    async def move(self, channel: Channel, old: str, new: str) -> None:
-        """Keeps a subscription under its new address (a group became a supergroup)."""
-        await self._subscriptions.move(channel, old, new)
+    async def moved(self, channel: Channel, old: str, new: str) -> None:
+        """Keeps a subscription, and the alerts pending for it, under its new address (a
+        Telegram group that became a supergroup)."""
+        if old == new:
+            return
+        subscription = await self._subscriptions.get(channel, old)
+        if subscription is not None:
+            await self._subscriptions.move(channel, old, new)
+        followed = await self._queue.redirect(channel, old, new) if self._queue else 0
+        if subscription is not None or followed:
+            log.info(
+                "Subscription of %s %s moved to %s%s",
+                channel,
+                old,
+                new,
+                _pending(followed, "moved with it"),
+            )
+
+
+def _pending(count: int, what_happened: str) -> str:
+    if not count:
+        return ""
+    return f" ({count} pending {'delivery' if count == 1 else 'deliveries'} {what_happened})"

@@ -26,4 +26,4 @@ class Services:
     access: AccessPolicy
     invites: InviteService
     subscriptions: SubscriptionService
-    recipients: RecipientDirectory | None = None  # None: alert delivery is not set up
+    recipients: RecipientDirectory

@@ -1,22 +1,32 @@
-"""Which chats and numbers get alerts, and keeping that list true to what the channels report."""
+"""Alert subscriptions as chats manage them: /subscribe and /unsubscribe, and who may.
+
+What the channels report about a subscribed chat (it blocked the bot, it became a supergroup)
+is applied by core/recipients.py, the one place that keeps the recipients true to that.
+"""
 
 from __future__ import annotations
 
 import logging
 
 from core.errors import UserError
-from core.models import Alert, Channel, Role, SendResult, Subscription
-from core.ports import Clock, Notifier, SubscriptionRepo
+from core.models import Channel, Role, Subscription
+from core.ports import Clock, DeliveryQueue, SubscriptionRepo
 
 log = logging.getLogger(__name__)
 
+UNSUBSCRIBED = "unsubscribed"
+
 
 class SubscriptionService:
-    """Subscribes and unsubscribes recipients; follows moved chats and drops unreachable ones."""
+    """Subscribes and unsubscribes chats; an unsubscribed chat gets none of the alerts still
+    waiting for it either."""
 
-    def __init__(self, subscriptions: SubscriptionRepo, clock: Clock) -> None:
+    def __init__(
+        self, subscriptions: SubscriptionRepo, clock: Clock, queue: DeliveryQueue | None = None
+    ) -> None:
         self._subscriptions = subscriptions
         self._clock = clock
+        self._queue = queue
 
     @staticmethod
     def check_may_manage(role: Role | None, is_group: bool) -> None:
@@ -39,55 +49,17 @@ class SubscriptionService:
         return added
 
     async def unsubscribe(self, channel: Channel, address: str) -> bool:
+        """True if it was subscribed; its pending deliveries are dropped."""
         removed = await self._subscriptions.remove(channel, address)
         if removed:
-            log.info("Unsubscribed %s %s on request", channel, address)
+            dropped = await self._queue.cancel(channel, address, UNSUBSCRIBED) if self._queue else 0
+            log.info(
+                "Unsubscribed %s %s on request (%d pending dropped)", channel, address, dropped
+            )
         return removed
 
     async def get(self, channel: Channel, address: str) -> Subscription | None:
-        for subscription in await self._subscriptions.all(channel):
-            if subscription.address == address:
-                return subscription
-        return None
+        return await self._subscriptions.get(channel, address)
 
     async def active(self, channel: Channel | None = None) -> list[Subscription]:
         return [s for s in await self._subscriptions.all(channel) if s.active]
-
-    async def moved(self, channel: Channel, old: str, new: str) -> None:
-        """Keeps the subscription of `old` under `new` (a group that became a supergroup)."""
-        if old == new:
-            return
-        if await self.get(channel, old) is None:
-            return
-        await self._subscriptions.move(channel, old, new)
-        log.info("Subscription of %s %s moved to %s", channel, old, new)
-
-    async def unreachable(self, channel: Channel, address: str, reason: str) -> None:
-        """Stops alerts to a recipient that can never be reached (it blocked the bot)."""
-        subscription = await self.get(channel, address)
-        if subscription is None or not subscription.active:
-            return
-        await self._subscriptions.disable(channel, address, reason)
-        log.warning("Unsubscribed %s %s: %s", channel, address, reason)
-
-    async def record(self, channel: Channel, address: str, result: SendResult) -> None:
-        """Applies what a delivery attempt taught us about the recipient."""
-        if result.moved_to is not None:
-            await self.moved(channel, address, result.moved_to)
-        if result.disable:
-            await self.unreachable(channel, address, result.detail or "refused by the channel")
-
-
-class SubscriptionUpkeep:
-    """A Notifier that sends through another and then keeps the subscriptions current: a chat
-    that blocked the bot is unsubscribed, a group that became a supergroup is followed."""
-
-    def __init__(self, notifier: Notifier, subscriptions: SubscriptionService) -> None:
-        self._notifier = notifier
-        self._subscriptions = subscriptions
-        self.channel = notifier.channel
-
-    async def send(self, address: str, alert: Alert) -> SendResult:
-        result = await self._notifier.send(address, alert)
-        await self._subscriptions.record(self.channel, address, result)
-        return result

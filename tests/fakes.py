@@ -187,13 +187,13 @@ class FakeOutbox:
         )
         return [(d, self.alerts[d.alert_id - 1]) for d in due[:limit]]
 
-    async def claim(self, delivery_id: int, owner: str, now: datetime) -> bool:
+    async def claim(self, delivery_id: int, owner: str, now: datetime) -> Delivery | None:
         d = self.deliveries[delivery_id]
         if d.status is not DeliveryStatus.PENDING:
-            return False
+            return None
         self._set(delivery_id, status=DeliveryStatus.SENDING, attempts=d.attempts + 1)
         self.claimed_by[delivery_id] = owner
-        return True
+        return self.deliveries[delivery_id]
 
     async def mark_sent(self, delivery_id: int, now: datetime) -> None:
         self._finish(delivery_id, status=DeliveryStatus.SENT, detail="")
@@ -204,23 +204,27 @@ class FakeOutbox:
     async def mark_failed(self, delivery_id: int, detail: str) -> None:
         self._finish(delivery_id, status=DeliveryStatus.FAILED, detail=detail)
 
-    async def redirect(self, delivery_id: int, new_address: str, now: datetime) -> None:
-        moved = self.deliveries[delivery_id]
+    def _taken(self, delivery: Delivery, address: str) -> bool:
+        return any(
+            (o.alert_id, o.channel, o.address) == (delivery.alert_id, delivery.channel, address)
+            for o in self.deliveries.values()
+        )
+
+    async def readdress(self, delivery_id: int, new_address: str) -> None:
+        if not self._taken(self.deliveries[delivery_id], new_address):
+            self._set(delivery_id, address=new_address)
+
+    async def redirect(self, channel: Channel, old: str, new: str) -> int:
+        followed = 0
         for d in list(self.deliveries.values()):
-            if (d.channel, d.address) != (moved.channel, moved.address):
+            if (d.channel, d.address, d.status) != (channel, old, DeliveryStatus.PENDING):
                 continue
-            if d.id != delivery_id and d.status is not DeliveryStatus.PENDING:
-                continue
-            taken = any(
-                (o.alert_id, o.channel, o.address) == (d.alert_id, d.channel, new_address)
-                for o in self.deliveries.values()
-            )
-            if taken:
-                self._set(d.id, status=DeliveryStatus.FAILED, detail=f"moved to {new_address}")
+            if self._taken(d, new):
+                self._set(d.id, status=DeliveryStatus.FAILED, detail=f"moved to {new}")
             else:
-                self._set(
-                    d.id, address=new_address, status=DeliveryStatus.PENDING, next_attempt_at=now
-                )
+                self._set(d.id, address=new)
+                followed += 1
+        return followed
 
     async def cancel(self, channel: Channel, address: str, reason: str) -> int:
         pending = [
@@ -391,6 +395,9 @@ class FakeSubscriptionRepo:
     async def remove(self, channel: Channel, address: str) -> bool:
         return self.subscriptions.pop((channel, address), None) is not None
 
+    async def get(self, channel: Channel, address: str) -> Subscription | None:
+        return self.subscriptions.get((channel, address))
+
     async def all(self, channel: Channel | None = None) -> list[Subscription]:
         return [s for s in self.subscriptions.values() if channel in (None, s.channel)]
 
@@ -457,7 +464,7 @@ def make_services(
         alerts=AlertService(alerts or outbox or FakeAlertRepo(), outbox),
         access=access,
         invites=InviteService(invites or FakeInviteRepo(), access, users, clock),
-        subscriptions=SubscriptionService(subscriptions, clock),
+        subscriptions=SubscriptionService(subscriptions, clock, outbox),
         recipients=RecipientDirectory(
             subscriptions,
             clock,

@@ -26,9 +26,17 @@ from core.models import (
     Recipient,
 )
 
-_DELIVERY_COLUMNS = "d.id, d.alert_id, d.channel, d.address, d.status, d.attempts, " + (
-    "d.next_attempt_at, d.detail"
+_DELIVERY_FIELDS = (
+    "id",
+    "alert_id",
+    "channel",
+    "address",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "detail",
 )
+_DELIVERY_COLUMNS = ", ".join(f"d.{name}" for name in _DELIVERY_FIELDS)
 # The alert's columns in a join, each as a_<column>.
 _JOINED_ALERT_COLUMNS = ", ".join(
     f"a.{name} AS a_{name}" for name in (c.strip() for c in ALERT_COLUMNS.split(","))
@@ -103,15 +111,17 @@ class SqliteOutbox:
         ]
         return found[:limit]
 
-    async def claim(self, delivery_id: int, owner: str, now: datetime) -> bool:
+    async def claim(self, delivery_id: int, owner: str, now: datetime) -> Delivery | None:
         async with self._db.transaction() as tx:
             cursor = await tx.execute(
-                """UPDATE deliveries
-                   SET status = 'sending', claimed_by = ?, attempts = attempts + 1
-                   WHERE id = ? AND status = 'pending'""",
+                f"""UPDATE deliveries
+                    SET status = 'sending', claimed_by = ?, attempts = attempts + 1
+                    WHERE id = ? AND status = 'pending'
+                    RETURNING {", ".join(_DELIVERY_FIELDS)}""",  # noqa: S608 (constants)
                 (owner, delivery_id),
             )
-            return cursor.rowcount == 1
+            row = await cursor.fetchone()
+            return None if row is None else _delivery(row)
 
     async def mark_sent(self, delivery_id: int, now: datetime) -> None:
         await self._finish(
@@ -138,33 +148,28 @@ class SqliteOutbox:
                 (*params, delivery_id),
             )
 
-    async def redirect(self, delivery_id: int, new_address: str, now: datetime) -> None:
+    async def readdress(self, delivery_id: int, new_address: str) -> None:
         async with self._db.transaction() as tx:
-            row = await self._db.fetchone(
-                "SELECT channel, address FROM deliveries WHERE id = ?", (delivery_id,)
-            )
-            if row is None:
-                return
-            channel, old = row["channel"], row["address"]
-            due = to_db_time(now)
             await tx.execute(
-                """UPDATE OR IGNORE deliveries
-                   SET address = ?, status = 'pending', claimed_by = NULL, next_attempt_at = ?
-                   WHERE channel = ? AND address = ?
-                     AND (id = ? OR status = 'pending')""",
-                (new_address, due, channel, old, delivery_id),
+                "UPDATE OR IGNORE deliveries SET address = ? WHERE id = ?",
+                (new_address, delivery_id),
             )
+
+    async def redirect(self, channel: Channel, old: str, new: str) -> int:
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                """UPDATE OR IGNORE deliveries SET address = ?
+                   WHERE channel = ? AND address = ? AND status = 'pending'""",
+                (new, channel.value, old),
+            )
+            followed = cursor.rowcount
             # Those left behind collided with a delivery of the same alert to the new address.
             await tx.execute(
-                """UPDATE deliveries SET status = 'failed', claimed_by = NULL, detail = ?
-                   WHERE channel = ? AND address = ? AND (id = ? OR status = 'pending')""",
-                (
-                    f"moved to {new_address}, which gets this alert already",
-                    channel,
-                    old,
-                    delivery_id,
-                ),
+                """UPDATE deliveries SET status = 'failed', detail = ?
+                   WHERE channel = ? AND address = ? AND status = 'pending'""",
+                (f"moved to {new}, which gets this alert already", channel.value, old),
             )
+            return followed
 
     async def cancel(self, channel: Channel, address: str, reason: str) -> int:
         async with self._db.transaction() as tx:

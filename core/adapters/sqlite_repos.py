@@ -394,6 +394,9 @@ class SqliteInviteRepo:
             return cursor.rowcount > 0
 
 
+_SUBSCRIPTION_COLUMNS = "channel, address, added_by, created_at, disabled_reason"
+
+
 def _subscription(row: aiosqlite.Row) -> Subscription:
     return Subscription(
         Channel(row["channel"]),
@@ -434,10 +437,18 @@ class SqliteSubscriptionRepo:
             )
             return cursor.rowcount > 0
 
+    async def get(self, channel: Channel, address: str) -> Subscription | None:
+        row = await self._db.fetchone(
+            f"""SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions
+                WHERE channel = ? AND address = ?""",  # noqa: S608 (constants)
+            (channel.value, address),
+        )
+        return None if row is None else _subscription(row)
+
     async def all(self, channel: Channel | None = None) -> list[Subscription]:
         rows = await self._db.fetchall(
-            """SELECT channel, address, added_by, created_at, disabled_reason FROM subscriptions
-               WHERE ? IS NULL OR channel = ? ORDER BY created_at, address""",
+            f"""SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions
+                WHERE ? IS NULL OR channel = ? ORDER BY created_at, address""",  # noqa: S608
             (channel, channel),
         )
         return [_subscription(r) for r in rows]

@@ -13,9 +13,11 @@ from typing import Any
 from telegram import Update
 from telegram.ext import ContextTypes, TypeHandler
 
+from bot.bootstrap import Alerting
 from bot.rendering import Renderer
 from bot.settings import Settings, load_settings
-from bot.telegram_app import ALLOWED_UPDATES, NOTIFIER, SERVICES, App, build_application
+from bot.telegram_app import ALERTING, ALLOWED_UPDATES, NOTIFIER, SERVICES, App, build_application
+from core.delivery import DeliveryReport
 from core.ports import Notifier
 from core.services import Services
 from tests.fake_telegram import TEST_TOKEN, FakeBotApi, FakeChat, FakeUser, Message
@@ -74,6 +76,18 @@ class RunningBot:
         notifier: Notifier = self.application.bot_data[NOTIFIER]
         return notifier
 
+    @property
+    def alerting(self) -> Alerting:
+        alerting: Alerting = self.application.bot_data[ALERTING]
+        return alerting
+
+    async def deliver(self) -> DeliveryReport:
+        """One run of the delivery worker that starts now (after a scheduled one going
+        already, if any)."""
+        while (report := await self.alerting.jobs.deliver()) is None:
+            await asyncio.sleep(0.05)
+        return report
+
     def _event(self, update_id: int) -> asyncio.Event:
         return self._answered.setdefault(update_id, asyncio.Event())
 
@@ -112,10 +126,12 @@ async def running_bot(
     database: Path,
     renderer: Renderer,
     clock: FakeClock | None = None,
+    scheduled_jobs: bool = False,
     **settings: Any,
 ) -> AsyncIterator[RunningBot]:
     """Starts the bot as `run_polling` does (initialize, post_init, polling, start) and stops
-    it the same way."""
+    it the same way. The alert jobs run on their schedule only with `scheduled_jobs`;
+    otherwise a test runs them itself when it wants them (`bot.deliver()`)."""
     clock = clock or FakeClock()
     application = build_application(
         bot_settings(api, database, **settings), clock=clock, renderer=renderer
@@ -126,6 +142,10 @@ async def running_bot(
     try:
         assert application.post_init is not None
         await application.post_init(application)
+        if not scheduled_jobs:
+            assert application.job_queue is not None
+            for job in application.job_queue.jobs():
+                job.schedule_removal()
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
         await application.start()

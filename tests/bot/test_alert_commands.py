@@ -143,8 +143,7 @@ async def test_whatsapp_is_for_admins_only(world: World) -> None:
 async def test_the_list_says_when_whatsapp_is_off_and_which_numbers_are_off() -> None:
     world = World(whatsapp_enabled=False)
     recipients = world.services.recipients
-    assert recipients is not None
-    await recipients.disable(Channel.WHATSAPP, SETTINGS_NUMBER, "opted out (Twilio 21610)")
+    await recipients.unreachable(Channel.WHATSAPP, SETTINGS_NUMBER, "opted out (Twilio 21610)")
     text = (await world.ask("/whatsapp list")).text
     assert "WhatsApp is off: set TWILIO_ACCOUNT_SID" in text
     assert "<b>off</b>: opted out (Twilio 21610)" in text

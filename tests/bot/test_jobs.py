@@ -1,5 +1,6 @@
 """The alert jobs on PTB's JobQueue: scheduled once each, errors to the error handler."""
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from core.feeds import PricePoller
 from core.inventory import InventoryService
 from core.jobs import AlertJobs
 from core.materials import MaterialCatalog
+from core.models import Alert
 from core.monitoring import AlertMonitor
 from core.recipients import RecipientDirectory
 from tests.fakes import (
@@ -65,7 +67,30 @@ def test_each_job_is_scheduled_once_and_never_overlaps_itself() -> None:
         "check stock": timedelta(seconds=120),
         "deliver alerts": timedelta(seconds=DELIVERY_INTERVAL_SECONDS),
     }
-    assert all(job.job.max_instances == 1 and job.job.coalesce for job in jobs)
+    assert all(job.job.coalesce for job in jobs)
+
+
+async def test_a_turn_while_the_job_still_runs_does_nothing() -> None:
+    app = application()
+    jobs = alert_jobs()
+    gate = asyncio.Event()
+    runs = 0
+
+    async def slow_stock_check() -> list[Alert]:
+        nonlocal runs
+        runs += 1
+        await gate.wait()
+        return []
+
+    jobs.monitor.check_stock = slow_stock_check  # type: ignore[method-assign]
+    stock = register_jobs(app, jobs, load_settings())[1]
+    first = asyncio.create_task(stock.run(app))
+    while runs == 0:
+        await asyncio.sleep(0)
+    await asyncio.wait_for(stock.run(app), 10)  # the next turn returns at once
+    gate.set()
+    await first
+    assert runs == 1
 
 
 # The application is not started here (that needs Telegram): PTB warns that the error

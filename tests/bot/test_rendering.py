@@ -2,8 +2,11 @@
 
 import asyncio
 import os
+import signal
+import sys
 import threading
 from concurrent.futures import BrokenExecutor, Executor, Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from bot.charts import price_chart
@@ -11,6 +14,7 @@ from bot.rendering import Renderer
 from tests.conftest import png_size
 from tests.fakes import COPPER, daily_prices
 
+ROOT = Path(__file__).resolve().parents[2]
 CALLS: list[tuple[Any, ...]] = []
 GATE = threading.Event()
 
@@ -70,3 +74,54 @@ async def test_a_broken_pool_is_replaced_and_the_chart_drawn() -> None:
     assert await renderer(slow_square, 6) == b"36"
     assert len(replacements) == 1
     renderer.close()
+
+
+BOT_WITH_CHART_WORKERS = """
+import sys
+from pathlib import Path
+from bot.rendering import chart_processes, warm_up_chart
+if __name__ == "__main__":
+    pool = chart_processes(2)
+    pids = sorted({pool.submit(warm_up_chart).result() for _ in range(8)})
+    Path(sys.argv[1]).write_text(" ".join(map(str, pids)))
+    sys.stdin.read()  # until killed
+"""
+
+
+async def test_chart_workers_end_when_the_bot_is_killed_with_sigkill(tmp_path: Path) -> None:
+    script, pid_file = tmp_path / "bot_with_workers.py", tmp_path / "workers"
+    script.write_text(BOT_WITH_CHART_WORKERS)
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        str(pid_file),
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    for _ in range(600):  # up to 60 s for the pool to start
+        if pid_file.exists() and pid_file.read_text():
+            break
+        await asyncio.sleep(0.1)
+    workers = [int(pid) for pid in pid_file.read_text().split()]
+    assert workers and all(running(pid) for pid in workers)
+    bot.kill()
+    await bot.wait()
+    try:
+        for _ in range(300):  # up to 30 s
+            if not any(running(pid) for pid in workers):
+                break
+            await asyncio.sleep(0.1)
+        assert not any(running(pid) for pid in workers), "chart workers outlived the bot"
+    finally:
+        for pid in filter(running, workers):
+            os.kill(pid, signal.SIGKILL)
+
+
+def running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

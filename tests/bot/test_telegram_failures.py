@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.telegram_app import MessageRateLimiter
+from bot.rate_limit import MessageRateLimiter, SendWindow
 from core.models import Channel
 from tests.bot.telegram import BUYER_ID, RunningBot
 from tests.fake_telegram import Failure, FakeUser
@@ -126,7 +126,7 @@ async def test_a_group_that_becomes_a_supergroup_keeps_its_subscription(
 
 
 async def test_chat_actions_never_spend_the_message_budget() -> None:
-    limiter = MessageRateLimiter(overall_max_rate=1, overall_time_period=1000)
+    limiter = MessageRateLimiter(window=SendWindow(limit=1, period=1000))
     sent: list[str] = []
 
     async def call(endpoint: str) -> bool:

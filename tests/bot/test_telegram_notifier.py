@@ -1,5 +1,5 @@
 """Alerts to Telegram chats through the Notifier port, over real HTTP: every outcome Telegram can
-give, mapped to a SendResult, and the subscriptions kept true to it."""
+give, mapped to a SendResult (what the delivery worker does with each: test_alert_delivery.py)."""
 
 from datetime import timedelta
 
@@ -8,7 +8,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bot.telegram_notifier import TelegramNotifier, outcome_of
 from core.models import Alert, AlertType, Channel, SendResult, SendStatus, Severity
-from tests.bot.telegram import BUYER_ID, RunningBot
+from tests.bot.telegram import RunningBot
 from tests.conftest import png_size
 from tests.fake_telegram import Failure, FakeUser
 from tests.fakes import NOW
@@ -59,18 +59,14 @@ async def test_flood_control_is_waited_out_before_reporting_retry(
     assert "Flood control exceeded" in result.detail
 
 
-async def test_a_chat_that_blocked_the_bot_is_unsubscribed_with_a_log_line(
-    telegram_bot: RunningBot, buyer: FakeUser, caplog: pytest.LogCaptureFixture
+async def test_a_chat_that_blocked_the_bot_is_reported_as_unreachable(
+    telegram_bot: RunningBot, buyer: FakeUser
 ) -> None:
     address = await subscribed(telegram_bot, buyer)
     telegram_bot.api.fail("sendMessage", Failure.bot_blocked())
     result = await telegram_bot.notifier.send(address, DROP)
     assert result == SendResult(
         SendStatus.FAILED, "Forbidden: bot was blocked by the user", disable=True
-    )
-    assert await telegram_bot.services.subscriptions.active() == []
-    assert f"Unsubscribed telegram {BUYER_ID}: Forbidden: bot was blocked by the user" in (
-        caplog.text
     )
 
 
@@ -85,8 +81,6 @@ async def test_an_alert_for_a_group_that_became_a_supergroup_follows_it(
     result = await telegram_bot.notifier.send("-4242", DROP)
     assert result == SendResult(SendStatus.SENT, moved_to=str(supergroup.id))
     assert telegram_bot.api.sent_to(supergroup.id)[0].reads.startswith("🔴 CRITICAL")
-    [subscription] = await telegram_bot.services.subscriptions.active()
-    assert subscription.address == str(supergroup.id)
 
 
 @pytest.mark.parametrize(
@@ -115,7 +109,6 @@ async def test_telegram_failures_map_to_retry_or_failed(
     telegram_bot.api.fail("sendMessage", failure)
     result = await telegram_bot.notifier.send(address, DROP)
     assert (result.status, result.disable) == (status, disable)
-    assert len(await telegram_bot.services.subscriptions.active()) == (0 if disable else 1)
 
 
 async def test_an_address_that_is_no_chat_id_fails_for_good(telegram_bot: RunningBot) -> None:

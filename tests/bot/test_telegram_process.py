@@ -3,14 +3,13 @@ environment, long polling the fake Bot API, stopped by a signal."""
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
+from tests.bot.process import start_bot_process, stop
 from tests.bot.telegram import ADMIN_ID, BUYER_ID, STRANGER_ID, TOKEN
 from tests.conftest import png_size
 from tests.fake_telegram import FakeBotApi
@@ -20,43 +19,21 @@ TWILIO_TOKEN = "f00dfeedf00dfeedf00dfeedf00dfeed"
 
 
 async def start_bot(
-    tmp_path: Path, api: FakeBotApi, log: Path, wait: bool = True
+    tmp_path: Path, api: FakeBotApi, log: Path, wait: bool = True, **extra: str
 ) -> asyncio.subprocess.Process:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "TWILIO"))}
-    environment |= {
+    settings = {
         "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_BASE_URL": api.base_url,
         "DATABASE_PATH": str(tmp_path / "var" / "bot.db"),
         "ADMIN_USER_IDS": str(ADMIN_ID),
         "ALLOWED_USER_IDS": str(BUYER_ID),
         "TWILIO_ACCOUNT_SID": TWILIO_SID,
         "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
+        "TWILIO_BASE_URL": "http://127.0.0.1:9",  # no WhatsApp recipients: never called
         "LOG_LEVEL": "DEBUG",  # the most talkative: the token must not show even here
         "LOOP_MONITOR_FILE": str(tmp_path / "loop.json"),
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=tmp_path,
-        env=environment,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=log.open("wb"),
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    if wait:
-        await api.wait_for(lambda: api.calls_to("getUpdates"), timeout=60)
-    return process
-
-
-async def stop(process: asyncio.subprocess.Process, sig: signal.Signals) -> int:
-    process.send_signal(sig)
-    try:
-        return await asyncio.wait_for(process.wait(), 60)
-    except TimeoutError:
-        process.kill()
-        raise
+    return await start_bot_process(api, tmp_path, log, settings | extra, wait)
 
 
 @pytest.fixture
@@ -119,3 +96,22 @@ async def test_a_token_telegram_refuses_stops_start_up_with_one_line(
         "Telegram refused TELEGRAM_BOT_TOKEN: copy the token again from @BotFather"
     )
     assert TOKEN not in output and quote(TOKEN, safe="") not in output
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("TWILIO_WHATSAPP_FROM", "", "TWILIO_WHATSAPP_FROM is not"),
+        ("PRICE_SOURCE", "http://prices.test/latest", "PRICE_HTTP_PATHS is empty"),
+    ],
+)
+async def test_alert_settings_that_cannot_work_stop_start_up_before_telegram(
+    tmp_path: Path, telegram_api: FakeBotApi, log: Path, setting: str, value: str, named: str
+) -> None:
+    value = f"http:{value}" if setting == "PRICE_SOURCE" else value
+    process = await start_bot(tmp_path, telegram_api, log, wait=False, **{setting: value})
+    code = await asyncio.wait_for(process.wait(), 60)
+    output = log.read_text(encoding="utf-8").strip()
+    assert code == 2, output[-2000:]
+    assert named in output and len(output.splitlines()) == 1
+    assert telegram_api.calls == []  # Telegram was never asked anything

@@ -464,6 +464,10 @@ class FakeBotApi:
         """The next `times` calls of `method` (to `chat_id`, if given) get `failure`."""
         self._injections.append(_Injection(method, failure, times, chat_id))
 
+    def heal(self) -> None:
+        """Telegram is healthy again: the failures not used up yet are dropped."""
+        self._injections.clear()
+
     def _take_failure(self, method: str, params: Mapping[str, str]) -> Failure | None:
         for injection in self._injections:
             if injection.method != method or injection.times <= 0:
@@ -484,6 +488,12 @@ class FakeBotApi:
         return sorted(
             (m for (c, _), m in self.messages.items() if c == chat_id and m.sender.is_bot),
             key=lambda m: m.message_id,
+        )
+
+    def messages_from_bot(self) -> list[Message]:
+        """Every message the bot sent, in any chat, oldest first."""
+        return sorted(
+            (m for m in self.messages.values() if m.sender.is_bot), key=lambda m: m.message_id
         )
 
     @property

@@ -1,6 +1,8 @@
 """The delivery worker over a fake outbox, with scripted notifier results."""
 
 import asyncio
+from collections import Counter
+from datetime import datetime
 
 import pytest
 
@@ -9,6 +11,7 @@ from core.models import (
     Alert,
     AlertType,
     Channel,
+    Delivery,
     DeliveryStatus,
     Recipient,
     SendResult,
@@ -145,15 +148,27 @@ async def test_an_opted_out_number_from_the_settings_is_remembered_as_off() -> N
     assert number.from_settings and number.disabled_reason == "opted out (Twilio 21610)"
 
 
-async def test_a_group_that_became_a_supergroup_gets_the_alert_at_its_new_id() -> None:
-    setup = Setup("-100")
-    setup.telegram.script["-100"] = [SendResult(SendStatus.FAILED, "migrated", moved_to="-1009")]
+async def test_an_alert_the_notifier_sent_on_to_a_supergroup_is_recorded_there_not_resent() -> None:
+    setup = Setup("-100", concurrency={Channel.TELEGRAM: 1})
+    setup.telegram.script["-100"] = [SendResult(SendStatus.SENT, moved_to="-1009")]
     await setup.alert()
+    await setup.alert()  # still pending for the old id when the first one finds out
     report = await setup.worker.run()
-    assert (report.moved, report.sent) == (1, 1)
-    assert [a for a, _ in setup.telegram.sent] == ["-1009"]
-    assert setup.statuses() == {"-1009": DeliveryStatus.SENT}
+    assert (report.moved, report.sent) == (1, 2)
+    assert setup.telegram.attempts == ["-100", "-1009"]  # the notifier's own re-send not repeated
+    assert [d.address for d in setup.outbox.by_status(DeliveryStatus.SENT)] == ["-1009"] * 2
     assert [s.address for s in await setup.subscriptions.all(Channel.TELEGRAM)] == ["-1009"]
+
+
+async def test_a_failed_attempt_at_the_new_id_is_retried_there() -> None:
+    setup = Setup("-100")
+    setup.telegram.script["-100"] = [SendResult(SendStatus.RETRY, "HTTP 502", moved_to="-1009")]
+    await setup.alert()
+    assert (await setup.worker.run()).retried == 1
+    assert setup.statuses() == {"-1009": DeliveryStatus.PENDING}
+    setup.clock.advance(seconds=5)
+    assert (await setup.worker.run()).sent == 1
+    assert setup.telegram.attempts == ["-100", "-1009"]
 
 
 async def test_a_permanent_failure_is_marked_with_its_reason_and_not_retried() -> None:
@@ -259,3 +274,46 @@ async def test_a_retried_delivery_goes_out_when_its_time_comes() -> None:
     assert (await setup.worker.run()).attempted == 0
     setup.clock.advance(seconds=1)
     assert (await setup.worker.run()).sent == 1
+
+
+async def test_a_database_error_ends_the_run_and_the_next_run_tries_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    setup = Setup("1", "2")
+    await setup.alert()
+    claim = setup.outbox.claim
+    failures = 1
+
+    async def flaky_claim(delivery_id: int, owner: str, now: datetime) -> Delivery | None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise OSError("disk I/O error")
+        return await claim(delivery_id, owner, now)
+
+    setup.outbox.claim = flaky_claim  # type: ignore[method-assign]
+    report = await asyncio.wait_for(setup.worker.run(), 10)  # ends instead of spinning
+    assert report.sent <= 1 and "could not be processed" in caplog.text
+    assert (await setup.worker.run()).sent + report.sent == 2
+    assert set(setup.statuses().values()) == {DeliveryStatus.SENT}
+
+
+async def test_when_told_to_stop_it_starts_no_new_send_and_records_those_in_flight() -> None:
+    setup = Setup(*(str(n) for n in range(10)), concurrency={Channel.TELEGRAM: 3})
+    await setup.alert()
+    stopping = False
+
+    class StopsTheBotMidway(FakeNotifier):
+        async def send(self, address: str, alert: Alert) -> SendResult:
+            nonlocal stopping
+            if len(self.attempts) == 4:
+                stopping = True  # SIGTERM arrives while sends are in flight
+            return await super().send(address, alert)
+
+    setup.telegram = StopsTheBotMidway(Channel.TELEGRAM)
+    worker = setup.new_worker(concurrency={Channel.TELEGRAM: 3})
+    report = await worker.run(keep_going=lambda: not stopping)
+    statuses = Counter(setup.statuses().values())
+    assert statuses[DeliveryStatus.SENDING] == 0  # nothing left to be sent again at restart
+    assert statuses[DeliveryStatus.SENT] == report.sent == len(setup.telegram.attempts) < 10
+    assert (await setup.new_worker().run()).sent == 10 - report.sent

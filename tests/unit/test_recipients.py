@@ -1,9 +1,19 @@
 """Who gets alerts, and the WhatsApp list admins keep."""
 
+import logging
+
 import pytest
 
 from core.errors import UserError
-from core.models import Alert, AlertType, Channel, Recipient, Severity, Subscription
+from core.models import (
+    Alert,
+    AlertType,
+    Channel,
+    DeliveryStatus,
+    Recipient,
+    Severity,
+    Subscription,
+)
 from core.recipients import RecipientDirectory, mask, parse_e164
 from tests.fakes import NOW, FakeClock, FakeOutbox, FakeSubscriptionRepo
 
@@ -80,7 +90,7 @@ async def test_alert_recipients_are_active_chats_and_numbers_when_whatsapp_is_on
 
 async def test_a_disabled_number_comes_back_when_an_admin_adds_it_again() -> None:
     numbers = directory()
-    await numbers.disable(Channel.WHATSAPP, SETTINGS_NUMBER, "opted out (Twilio 21610)")
+    await numbers.unreachable(Channel.WHATSAPP, SETTINGS_NUMBER, "opted out (Twilio 21610)")
     (listed,) = await numbers.whatsapp()
     assert listed.disabled_reason == "opted out (Twilio 21610)"
     assert await numbers.for_alerts() == []
@@ -98,3 +108,65 @@ async def test_removing_a_number_drops_its_pending_deliveries() -> None:
     await numbers.remove_whatsapp("+14155550100")
     (delivery,) = outbox.deliveries.values()
     assert delivery.detail == "removed from the WhatsApp list"
+
+
+class World:
+    """A directory over an outbox holding one alert for each of `recipients`."""
+
+    def __init__(self) -> None:
+        self.subscriptions = FakeSubscriptionRepo()
+        self.outbox = FakeOutbox()
+        self.directory = RecipientDirectory(
+            self.subscriptions, FakeClock(), (SETTINGS_NUMBER,), True, self.outbox
+        )
+
+    async def subscribe(self, *chats: str) -> None:
+        for chat in chats:
+            await self.subscriptions.add(Subscription(Channel.TELEGRAM, chat, NOW))
+
+    async def alert(self) -> None:
+        drop = Alert(AlertType.PRICE_DROP, Severity.WARNING, "copper", "fell", NOW, "drop")
+        await self.outbox.record(drop, await self.directory.for_alerts())
+
+    def pending(self) -> list[str]:
+        return sorted(d.address for d in self.outbox.by_status(DeliveryStatus.PENDING))
+
+
+async def test_a_chat_that_blocked_the_bot_is_unsubscribed_with_one_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World()
+    await world.subscribe("42", "43")
+    await world.alert()
+    await world.alert()
+    await world.directory.unreachable(Channel.TELEGRAM, "42", "Forbidden: blocked")
+    assert world.pending() == sorted(["43", "43", SETTINGS_NUMBER, SETTINGS_NUMBER])
+    dropped = [d.detail for d in world.outbox.by_status(DeliveryStatus.FAILED)]
+    assert dropped == ["Forbidden: blocked"] * 2
+    subscription = await world.subscriptions.get(Channel.TELEGRAM, "42")
+    assert subscription is not None and subscription.disabled_reason == "Forbidden: blocked"
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["Unsubscribed telegram 42: Forbidden: blocked (2 pending deliveries dropped)"]
+
+    caplog.clear()  # told again (the bot's update, after the delivery's 403): nothing new
+    await world.directory.unreachable(Channel.TELEGRAM, "42", "the user blocked the bot")
+    assert caplog.records == []
+    await world.directory.unreachable(Channel.TELEGRAM, "777", "never subscribed")
+    assert caplog.records == [] and await world.subscriptions.get(Channel.TELEGRAM, "777") is None
+
+
+async def test_a_moved_group_keeps_its_subscription_and_its_pending_alerts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    world = World()
+    await world.subscribe("-42")
+    await world.alert()
+    await world.directory.moved(Channel.TELEGRAM, "-42", "-10042")
+    assert next(r.address for r in await world.directory.for_alerts()) == "-10042"
+    assert world.pending() == sorted(["-10042", SETTINGS_NUMBER])
+    assert "Subscription of telegram -42 moved to -10042 (1 pending delivery moved with it)" in (
+        caplog.text
+    )
+    await world.directory.moved(Channel.TELEGRAM, "-42", "-10042")  # told twice: no change
+    assert world.pending() == sorted(["-10042", SETTINGS_NUMBER])

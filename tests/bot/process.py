@@ -1,0 +1,58 @@
+"""`procurebot run` as a real process against the fake Bot API, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from tests.fake_telegram import FakeBotApi
+
+START_TIMEOUT = 120.0
+
+
+async def start_bot_process(
+    api: FakeBotApi, cwd: Path, output: Path, settings: Mapping[str, str], wait: bool = True
+) -> asyncio.subprocess.Process:
+    """Starts `python -m bot run` in `cwd` with the fake's URL and token, `settings` as
+    environment variables (no TELEGRAM_* or TWILIO_* from this environment), its output in
+    `output`; with `wait`, returns once it long-polls for updates."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "TWILIO"))}
+    environment |= {"TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_BASE_URL": api.base_url}
+    environment |= settings
+    polls = len(api.calls_to("getUpdates"))
+    with output.open("ab") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=cwd,
+            env=environment,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    if wait:
+        await api.wait_for(lambda: len(api.calls_to("getUpdates")) > polls, START_TIMEOUT)
+    return process
+
+
+async def stop(process: asyncio.subprocess.Process, sig: signal.Signals = signal.SIGTERM) -> int:
+    """Sends `sig` and returns the exit status (SIGKILL after 60 s without one)."""
+    process.send_signal(sig)
+    try:
+        return await asyncio.wait_for(process.wait(), 60)
+    except TimeoutError:
+        process.kill()
+        raise
+
+
+async def kill(process: asyncio.subprocess.Process) -> None:
+    """kill -9: no cleanup, no finally blocks, no shutdown hooks."""
+    process.kill()
+    await process.wait()
+    assert process.returncode == -signal.SIGKILL

@@ -54,6 +54,7 @@ from telegram.ext import (
 from bot.bootstrap import open_services
 from bot.commands import COMMANDS, Caller, execute, parse, refusal, short_refusal
 from bot.formatting import CAPTION_LIMIT, Reply, split_message
+from bot.jobs import register_forecast_jobs
 from bot.loop_monitor import LoopMonitor
 from bot.rendering import Renderer
 from bot.settings import Settings
@@ -198,6 +199,8 @@ class BotRuntime:
             }
         )
         await set_command_menu(application, settings.admin_user_ids)
+        if services.forecasts is not None:
+            register_forecast_jobs(application, services.forecasts, settings)
         if settings.loop_monitor_file is not None:
             monitor = LoopMonitor()
             monitor.start()

@@ -129,6 +129,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             used_at TEXT
         )""",
     ),
+    # 4: forecasts. Each model run is kept (runs calibrate later retrains), and each forecast
+    # with its values at the horizon, so its accuracy can be checked once the day has come.
+    (
+        """CREATE TABLE model_runs (
+            material TEXT NOT NULL REFERENCES materials(key) ON DELETE CASCADE,
+            horizon INTEGER NOT NULL CHECK (horizon > 0),
+            origin TEXT NOT NULL,
+            run TEXT NOT NULL,
+            made_at TEXT NOT NULL,
+            PRIMARY KEY (material, horizon, origin)
+        )""",
+        """CREATE TABLE forecasts (
+            material TEXT NOT NULL REFERENCES materials(key) ON DELETE CASCADE,
+            horizon INTEGER NOT NULL CHECK (horizon > 0),
+            origin TEXT NOT NULL,
+            made_at TEXT NOT NULL,
+            backfilled INTEGER NOT NULL CHECK (backfilled IN (0, 1)),
+            price REAL NOT NULL CHECK (price > 0),
+            lower REAL NOT NULL,
+            upper REAL NOT NULL,
+            forecast TEXT NOT NULL,
+            PRIMARY KEY (material, horizon, origin)
+        )""",
+    ),
 )
 
 

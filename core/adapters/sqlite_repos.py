@@ -106,6 +106,18 @@ class SqlitePriceRepo:
         )
         return [_price(r) for r in rows]
 
+    async def daily_closes(self, material: str, since: date) -> list[tuple[date, float]]:
+        rows = await self._db.fetchall(
+            """SELECT day, price FROM (
+                   SELECT substr(at, 1, 10) AS day, price,
+                          row_number() OVER (PARTITION BY substr(at, 1, 10)
+                                             ORDER BY at DESC, id DESC) AS newest
+                   FROM prices WHERE material = ? AND at >= ?)
+               WHERE newest = 1 ORDER BY day""",
+            (material, since.isoformat()),
+        )
+        return [(date.fromisoformat(r["day"]), r["price"]) for r in rows]
+
     async def count(self, source: str | None = None) -> int:
         row = await self._db.fetchone(
             "SELECT count(*) FROM prices WHERE ? IS NULL OR source = ?", (source, source)

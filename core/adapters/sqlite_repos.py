@@ -75,12 +75,12 @@ class SqlitePriceRepo:
     async def add(self, points: Sequence[PricePoint]) -> int:
         """Stores the points not stored yet (same material, time and source); returns how many."""
         async with self._db.transaction() as tx:
-            before = tx.total_changes
-            await tx.executemany(
+            # rowcount counts the rows this statement inserted, not those its triggers wrote
+            cursor = await tx.executemany(
                 "INSERT OR IGNORE INTO prices (material, at, price, source) VALUES (?, ?, ?, ?)",
                 [(p.material, to_db_time(p.at), p.price, p.source) for p in points],
             )
-            return tx.total_changes - before
+            return max(cursor.rowcount, 0)
 
     async def latest(self, material: str) -> PricePoint | None:
         row = await self._db.fetchone(
@@ -108,12 +108,7 @@ class SqlitePriceRepo:
 
     async def daily_closes(self, material: str, since: date) -> list[tuple[date, float]]:
         rows = await self._db.fetchall(
-            """SELECT day, price FROM (
-                   SELECT substr(at, 1, 10) AS day, price,
-                          row_number() OVER (PARTITION BY substr(at, 1, 10)
-                                             ORDER BY at DESC, id DESC) AS newest
-                   FROM prices WHERE material = ? AND at >= ?)
-               WHERE newest = 1 ORDER BY day""",
+            "SELECT day, price FROM daily_closes WHERE material = ? AND day >= ? ORDER BY day",
             (material, since.isoformat()),
         )
         return [(date.fromisoformat(r["day"]), r["price"]) for r in rows]

@@ -13,8 +13,10 @@ from bot.settings import Settings, SettingsError
 from core.access import AccessPolicy, InviteService
 from core.adapters.csv_feed import CsvPriceFeed
 from core.adapters.http_feed import HttpPriceFeed
+from core.adapters.prophet_model import ProphetEngine
 from core.adapters.simulated_feed import SimulatedPriceFeed
 from core.adapters.sqlite import Database
+from core.adapters.sqlite_forecasts import SqliteForecastRepo
 from core.adapters.sqlite_outbox import SqliteOutbox, SqliteStateStore
 from core.adapters.sqlite_repos import (
     SqliteAlertRepo,
@@ -31,12 +33,13 @@ from core.alert_rules import AlertPolicy
 from core.alerts import AlertService
 from core.delivery import DeliveryWorker
 from core.feeds import PricePoller
+from core.forecasting import ForecastService
 from core.inventory import InventoryService
 from core.jobs import AlertJobs
 from core.materials import MaterialCatalog
 from core.models import Channel
 from core.monitoring import AlertMonitor
-from core.ports import AdviceSource, Clock, Notifier, PriceFeed, SystemClock
+from core.ports import AdviceSource, Clock, ForecastEngine, Notifier, PriceFeed, SystemClock
 from core.prices import PriceService
 from core.recipients import RecipientDirectory
 from core.services import Services
@@ -52,16 +55,33 @@ def whatsapp_ready(settings: Settings) -> bool:
     return settings.whatsapp_enabled and settings.twilio_whatsapp_from is not None
 
 
-async def build_services(db: Database, settings: Settings, clock: Clock) -> Services:
+async def build_services(
+    db: Database, settings: Settings, clock: Clock, engine: ForecastEngine | None = None
+) -> Services:
+    """The core services over SQLite; with a forecast `engine`, forecasting too."""
     catalog = MaterialCatalog(await SqliteMaterialRepo(db).all())
     outbox = SqliteOutbox(db)
     users = SqliteUserRepo(db)
     access = AccessPolicy(settings.admin_user_ids, settings.allowed_user_ids, users, clock)
+    prices = SqlitePriceRepo(db)
+    inventory = InventoryService(catalog, SqliteInventoryRepo(db), clock)
+    forecasts = None
+    if engine is not None:
+        forecasts = ForecastService(
+            catalog,
+            prices,
+            SqliteForecastRepo(db),
+            engine,
+            inventory,
+            clock,
+            settings.forecast_horizon_days,
+            settings.buy_threshold_pct,
+        )
     return Services(
         catalog=catalog,
         clock=clock,
-        prices=PriceService(catalog, SqlitePriceRepo(db)),
-        inventory=InventoryService(catalog, SqliteInventoryRepo(db), clock),
+        prices=PriceService(catalog, prices),
+        inventory=inventory,
         vendors=VendorService(SqliteVendorRepo(db), clock),
         alerts=AlertService(SqliteAlertRepo(db), outbox),
         access=access,
@@ -74,6 +94,7 @@ async def build_services(db: Database, settings: Settings, clock: Clock) -> Serv
             whatsapp_ready(settings),
             queue=outbox,
         ),
+        forecasts=forecasts,
     )
 
 
@@ -191,7 +212,12 @@ async def open_database(settings: Settings, clock: Clock | None = None) -> Async
 
 @asynccontextmanager
 async def open_services(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Services]:
-    """Opens the database (seeding demo data on first start) and yields the services."""
+    """Opens the database (seeding demo data on first start) and the Prophet worker processes
+    (started on first use), and yields the services."""
     clock = clock or SystemClock()
-    async with open_database(settings, clock) as db:
-        yield await build_services(db, settings, clock)
+    engine = ProphetEngine.in_processes()
+    try:
+        async with open_database(settings, clock) as db:
+            yield await build_services(db, settings, clock, engine)
+    finally:
+        engine.close()

@@ -15,6 +15,7 @@ from matplotlib.dates import AutoDateLocator, DateFormatter, date2num
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from core.forecasting import Forecast
 from core.inventory import StockLevel, StockStatus
 from core.models import Material, PricePoint
 from core.vendors import VendorRanking
@@ -60,6 +61,42 @@ def price_chart(material: Material, points: Sequence[PricePoint], days: int) -> 
     axes.set_ylabel(f"Price ({material.price_unit})", fontsize=LABEL_SIZE)
     axes.xaxis.set_major_locator(AutoDateLocator(maxticks=6))
     axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    _thousands(axes)
+    return _png(figure)
+
+
+def forecast_chart(
+    material: Material, history: Sequence[tuple[date, float]], forecast: Forecast
+) -> bytes:
+    """Recent daily prices, the forecast and its 95% band."""
+    figure, axes = _figure()
+    past = date2num([day for day, _ in history])
+    axes.plot(past, [price for _, price in history], color=LINE, linewidth=2.5, label="price")
+    ahead = date2num([forecast.last_day, *forecast.days])
+    axes.fill_between(
+        ahead,
+        [forecast.last_price, *forecast.lower],
+        [forecast.last_price, *forecast.upper],
+        color="#f39c12",
+        alpha=0.25,
+        label="95% range",
+    )
+    axes.plot(
+        ahead,
+        [forecast.last_price, *forecast.yhat],
+        color="#d35400",
+        linewidth=2.5,
+        linestyle="--",
+        label="forecast",
+    )
+    axes.set_title(
+        f"{material.name}: {forecast.horizon}-day forecast on {forecast.made_at:%d %b %Y}",
+        fontsize=TITLE_SIZE,
+    )
+    axes.set_ylabel(f"Price ({material.price_unit})", fontsize=LABEL_SIZE)
+    axes.xaxis.set_major_locator(AutoDateLocator(maxticks=6))
+    axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    axes.legend(fontsize=TICK_SIZE, loc="upper left")
     _thousands(axes)
     return _png(figure)
 

@@ -7,13 +7,18 @@ import asyncio
 import logging
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from urllib.parse import quote
 
 from bot import telegram_app
+from bot.backtest import describe, load_series, run_backtest, write_csv
 from bot.bootstrap import open_services
 from bot.console import run_console
 from bot.settings import Settings, SettingsError, load_settings
+from core.adapters.processes import default_workers, worker_pool
 from core.adapters.sqlite import Database, SchemaTooNew
+from core.errors import UserError
+from core.forecast_model import ForecastConfig
 from core.ports import SystemClock
 from data import demo
 
@@ -80,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--date-column", default="date", metavar="COL")
     backtest.add_argument("--price-column", metavar="COL", help="default: the first numeric column")
     backtest.add_argument("--horizon", type=int, default=7, metavar="N", help="rows ahead")
-    backtest.add_argument("--origins", type=int, default=100, metavar="N")
+    backtest.add_argument(
+        "--origins", type=int, default=250, metavar="N", help="forecasts scored, a week apart"
+    )
     backtest.add_argument("--output", metavar="OUT.csv", help="per-origin results")
     return parser
 
@@ -124,6 +131,23 @@ def _run(settings: Settings) -> int:
     return USAGE_ERROR
 
 
+def _backtest(args: argparse.Namespace, settings: Settings) -> int:
+    config = ForecastConfig(threshold=settings.buy_threshold_pct / 100)
+    try:
+        path = Path(args.csv)
+        series = load_series(path, args.date_column, args.price_column)
+        with worker_pool(default_workers(), ["core.adapters.prophet_model"]) as pool:
+            run = run_backtest(series, args.horizon, args.origins, config, pool)
+    except UserError as error:
+        print(error, file=sys.stderr)
+        return USAGE_ERROR
+    print(describe(f"{path.name} ({series.name})", run, args.horizon))
+    if args.output:
+        write_csv(run.frame, Path(args.output))
+        print(f"Per-origin results: {args.output}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -139,8 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_seed(settings, args.force))
         if args.command == "run":
             return _run(settings)
-        print("Backtesting arrives with the forecasting service; it is not built yet.")
-        return 1
+        return _backtest(args, settings)
     except (SchemaTooNew, SettingsError) as error:  # SettingsError: alert settings at `run`
         print(error, file=sys.stderr)
         return USAGE_ERROR

@@ -14,6 +14,7 @@ from bot.formatting import (
     Reply,
     alert_report,
     esc,
+    forecast_report,
     moment,
     price_detail,
     price_overview,
@@ -121,17 +122,23 @@ async def price(request: Request) -> Reply:
 
 
 async def forecast(request: Request) -> Reply:
-    """/forecast MATERIAL: the 7-day forecast and recommendation (being built)."""
+    """/forecast MATERIAL: the forecast with its 95% range, chart, advice and track record."""
     if not request.args:
         return Reply(
             "Which material? Usage: /forecast MATERIAL",
             choices=_material_buttons(request.services, "/forecast"),
         )
     material = request.material("/forecast MATERIAL")
+    forecasts = request.services.forecasts
+    if forecasts is None:
+        return Reply("Forecasting is not set up here; /price shows the trend.")
+    outlook = await forecasts.outlook(material)
+    chart = await request.render(charts.forecast_chart, material, outlook.recent, outlook.forecast)
     return Reply(
-        f"Forecasts are coming soon: a 7-day forecast for {esc(material.name)} with its measured "
-        "accuracy and a BUY NOW / WAIT / MONITOR recommendation. Until then, "
-        f"/price {esc(material.key)} shows the 30-day trend."
+        forecast_report(outlook),
+        chart,
+        f"forecast-{material.key}",
+        refresh=f"/forecast {material.key}",
     )
 
 
@@ -398,6 +405,7 @@ COMMANDS: dict[str, Command] = {
             "/forecast aluminium",
             "7-day forecast, chart, BUY NOW / WAIT / MONITOR and the model's accuracy.",
             forecast,
+            draws_chart=_with_arguments,
         ),
         Command(
             "stock",

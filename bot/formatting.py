@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from core.access import Members
 from core.alerts import AlertRecord
+from core.forecasting import Forecast, Outlook
 from core.inventory import StockLevel, StockStatus
 from core.models import Alert, AlertType, DeliverySummary, Material, Severity
 from core.prices import PriceSummary
@@ -291,3 +292,37 @@ def alert_follow_up(alert: Alert, material: Material | None) -> Button | None:
     if alert.type is AlertType.BUY_SIGNAL:
         return Button(f"{material.name} vendors", f"/vendors {material.key}")
     return Button(f"{material.name} price", f"/price {material.key}")
+
+
+def _method(forecast: Forecast) -> str:
+    if forecast.method == "naive":
+        return "the last price (naive forecast)"
+    return esc(forecast.method)
+
+
+def forecast_report(outlook: Outlook) -> str:
+    """/forecast: expected price and range, the advice and why, and how far to trust it."""
+    forecast, material = outlook.forecast, outlook.material
+    unit = esc(material.price_unit)
+    target = forecast.days[-1]
+    accuracy = forecast.accuracy
+    track = (
+        "Track record: none yet."
+        if accuracy is None
+        else f"Track record: last {accuracy.forecasts} forecasts: typical error "
+        f"{accuracy.mae_pct:.1f}% (naive {accuracy.naive_mae_pct:.1f}%); the 95% range held "
+        f"{accuracy.coverage_pct:.0f}% of the time."
+    )
+    return "\n".join(
+        [
+            f"<b>{esc(material.name)}</b>: {forecast.horizon}-day forecast",
+            f"{amount(forecast.last_price)} {unit} on {short_date(forecast.last_day)} → "
+            f"expected {amount(forecast.yhat[-1])} by {short_date(target)} "
+            f"(95%: {amount(forecast.lower[-1])} to {amount(forecast.upper[-1])})",
+            f"<b>{esc(outlook.recommendation.advice)}</b>: {esc(outlook.recommendation.reason)}",
+            f"Model: {_method(forecast)}, because {esc(forecast.reason)}.",
+            track,
+            f"<i>Made {moment(forecast.made_at)} from prices up to "
+            f"{short_date(forecast.training_end)}.</i>",
+        ]
+    )

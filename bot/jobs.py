@@ -14,7 +14,8 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, Job
 
 from bot.settings import Settings
-from core.jobs import AlertJobs
+from core.forecasting import ForecastService
+from core.jobs import AlertJobs, single_flight
 
 # Delivery is cheap to poll (one indexed query) and sets how soon an alert leaves.
 DELIVERY_INTERVAL_SECONDS = 2.0
@@ -72,3 +73,36 @@ def register_jobs(
             job_kwargs=JOB_OPTIONS,
         ),
     ]
+
+
+# The first retrain waits a minute after start, so a restart does not compete with the bot's
+# first answers; until then /forecast fits on demand.
+FIRST_RETRAIN_SECONDS = 60.0
+
+
+def register_forecast_jobs(
+    application: AnyApplication,
+    forecasts: ForecastService,
+    settings: Settings,
+    then: Callable[[], Awaitable[object]] | None = None,
+) -> Job[Any]:
+    """Schedules retraining every material's forecast every FORECAST_RETRAIN_SECONDS, then
+    `then` (the buy-signal check)."""
+    queue = application.job_queue
+    if queue is None:
+        raise RuntimeError("The job queue is missing: install python-telegram-bot[job-queue].")
+
+    @single_flight
+    async def retrain_forecasts() -> None:
+        await forecasts.retrain_all()
+        if then is not None:
+            await then()
+
+    every = settings.forecast_retrain_seconds
+    return queue.run_repeating(
+        _callback(retrain_forecasts),
+        every,
+        first=min(FIRST_RETRAIN_SECONDS, every),
+        name="retrain forecasts",
+        job_kwargs=JOB_OPTIONS,
+    )

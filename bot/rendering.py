@@ -10,27 +10,21 @@ drawn once, however many ask for it at the same moment).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
-import multiprocessing
 import os
 import pickle
-import select
-import signal
-import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
-from multiprocessing.context import BaseContext
 from typing import Any
+
+from core.adapters.processes import default_workers, worker_pool
 
 log = logging.getLogger(__name__)
 
 Draw = Callable[..., bytes]
-WORKER_NICENESS = 10
 
 
 class Renderer:
@@ -114,58 +108,9 @@ def _key(draw: Draw, args: tuple[Any, ...]) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
-
-
 def chart_processes(workers: int) -> ProcessPoolExecutor:
-    """A pool of chart workers started from a clean process that has matplotlib loaded
-    (forkserver), never forked from the running bot with its threads and sockets."""
-    context: BaseContext
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        forkserver = multiprocessing.get_context("forkserver")
-        forkserver.set_forkserver_preload(["bot.charts", "bot.rendering"])
-        context = forkserver
-    else:
-        context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
-    )
-
-
-def _start_worker(bot_pid: int) -> None:
-    # Ctrl-C reaches the whole process group; the bot stops its workers itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Drawing yields the CPU to the bot's event loop: on a small machine the workers would
-    # otherwise take every core while a chart is drawn, and every chat would wait.
-    with contextlib.suppress(OSError, AttributeError):
-        os.nice(WORKER_NICENESS)
-    threading.Thread(target=_exit_with, args=(bot_pid,), name="exit-with-bot", daemon=True).start()
-
-
-def _exit_with(bot_pid: int) -> None:
-    """Ends this worker once the bot process is gone. A bot killed with SIGKILL cannot stop its
-    workers, and they would wait for work forever (with the forkserver and its resource
-    tracker): the pipes whose end would tell them are held open by the workers themselves
-    (CPython's forkserver hands its pipe and the pool's queue on to every worker)."""
-    try:
-        watch = os.pidfd_open(bot_pid)  # Linux: readable when the process has ended
-    except (AttributeError, OSError):
-        while _running(bot_pid):
-            time.sleep(1.0)
-    else:
-        select.select([watch], [], [])
-    os._exit(0)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """A pool of chart workers with matplotlib loaded (see core.adapters.processes)."""
+    return worker_pool(workers, preload=["bot.charts", "bot.rendering"])
 
 
 def warm_up_chart() -> int:

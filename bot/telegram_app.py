@@ -52,12 +52,13 @@ from telegram.ext import (
 from bot.bootstrap import build_alerting, build_services, check_alert_settings, open_database
 from bot.commands import COMMANDS, Caller, execute, parse, refusal, short_refusal
 from bot.formatting import CAPTION_LIMIT, Reply, split_message
-from bot.jobs import register_jobs
+from bot.jobs import register_forecast_jobs, register_jobs
 from bot.loop_monitor import LoopMonitor
 from bot.rate_limit import MessageRateLimiter
 from bot.rendering import Renderer
 from bot.settings import Settings
 from bot.telegram_notifier import TelegramNotifier
+from core.adapters.prophet_model import ProphetEngine
 from core.models import Channel
 from core.ports import AdviceSource, Clock, SystemClock
 from core.services import Services
@@ -95,8 +96,8 @@ def build_application(
     advice: AdviceSource | None = None,
 ) -> App:
     """The bot, ready for `run_polling`; `renderer` defaults to a pool of chart processes
-    that the bot starts and stops itself. `advice` is the forecasting service's current
-    recommendations, for BUY_SIGNAL alerts (none without it).
+    that the bot starts and stops itself. `advice` gives the current recommendations for
+    BUY_SIGNAL alerts (default: the bot's own forecasting service).
 
     Raises SettingsError for alert settings that cannot work together, before anything
     connects anywhere."""
@@ -180,16 +181,23 @@ class BotRuntime:
         the command menu set."""
         settings = self._settings
         db = await self._stack.enter_async_context(open_database(settings, self._clock))
-        services = await build_services(db, settings, self._clock)
+        engine = ProphetEngine.in_processes()  # its workers start at the first fit
+        self._stack.push_async_callback(asyncio.to_thread, engine.close)
+        services = await build_services(db, settings, self._clock, engine)
+        assert services.forecasts is not None
         renderer = self._renderer
         if renderer is None:
             renderer = Renderer.in_processes(cache_size=settings.chart_cache_size)
             self._stack.push_async_callback(asyncio.to_thread, renderer.close)
             await renderer.warm_up()
         notifier = TelegramNotifier(application.bot, services.catalog)
-        alerting = build_alerting(db, settings, services, telegram=notifier, advice=self._advice)
+        advice = self._advice or services.forecasts
+        alerting = build_alerting(db, settings, services, telegram=notifier, advice=advice)
         self._stack.push_async_callback(alerting.aclose)  # after the jobs stopped, before the db
         register_jobs(application, alerting.jobs, settings)
+        register_forecast_jobs(
+            application, services.forecasts, settings, then=alerting.jobs.check_advice
+        )
         application.bot_data.update(
             {
                 SERVICES: services,

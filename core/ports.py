@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+import pandas as pd
+
+from core.forecast_model import ForecastConfig, ModelForecast, ModelRun
 from core.models import (
     Alert,
     Channel,
@@ -25,6 +28,9 @@ from core.models import (
     User,
     VendorQuote,
 )
+
+if TYPE_CHECKING:
+    from core.forecasting import Forecast
 
 
 class Clock(Protocol):
@@ -55,6 +61,10 @@ class PriceRepo(Protocol):
 
     async def history(self, material: str, since: datetime) -> list[PricePoint]:
         """Points at or after `since`, oldest first."""
+        ...
+
+    async def daily_closes(self, material: str, since: date) -> list[tuple[date, float]]:
+        """The last price of each day (UTC) from `since` on, oldest first."""
         ...
 
 
@@ -240,4 +250,48 @@ class DeliveryQueue(Protocol):
 class DeliveryLog(Protocol):
     async def summaries(self, alert_ids: Sequence[int]) -> dict[int, DeliverySummary]:
         """How delivery went, per alert id (alerts with no deliveries are missing)."""
+        ...
+
+
+class ForecastRepo(Protocol):
+    """Stored model runs (they calibrate later retrains) and forecasts (with their checks)."""
+
+    async def save(self, run: ModelRun, forecast: Forecast, backfilled: bool) -> None:
+        """Stores a run and the forecast made from it, replacing any for the same origin."""
+        ...
+
+    async def runs(self, material: str, horizon: int) -> list[ModelRun]:
+        """The material's stored runs for this horizon, oldest first."""
+        ...
+
+    async def latest(self, material: str, horizon: int) -> Forecast | None: ...
+
+    async def checks(self, material: str, horizon: int) -> list[tuple[date, float, float, float]]:
+        """Every stored forecast's origin day, price, lower and upper bound at the horizon."""
+        ...
+
+
+class ForecastEngine(Protocol):
+    """Runs the forecasting method's heavy steps off the event loop."""
+
+    async def fit(
+        self, windows: Sequence[pd.Series], horizon: int, config: ForecastConfig
+    ) -> list[ModelRun]:
+        """One model run per training window, in order."""
+        ...
+
+    async def retrain(
+        self, history: pd.Series, past: Sequence[ModelRun], horizon: int, config: ForecastConfig
+    ) -> tuple[ModelRun, ModelForecast]:
+        """A run on the latest training window and the calibrated forecast from it."""
+        ...
+
+    async def replay(
+        self,
+        history: pd.Series,
+        runs: Sequence[ModelRun],
+        rows: Sequence[int],
+        config: ForecastConfig,
+    ) -> list[ModelForecast]:
+        """The forecasts the runs would have given at their origin rows (forecast_model.replay)."""
         ...

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
+from core.forecasting import ForecastService
 from core.inventory import InventoryService
 from core.materials import MaterialCatalog
 from core.ports import Clock
@@ -27,3 +28,4 @@ class Services:
     invites: InviteService
     subscriptions: SubscriptionService
     recipients: RecipientDirectory
+    forecasts: ForecastService | None = None  # None: forecasting is not set up

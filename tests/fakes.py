@@ -8,8 +8,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
+import pandas as pd
+
 from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
+from core.forecast_model import ForecastConfig, ModelRun
+from core.forecasting import Forecast, ForecastService
 from core.inventory import InventoryService
 from core.materials import MaterialCatalog
 from core.models import (
@@ -32,7 +37,7 @@ from core.models import (
     User,
     VendorQuote,
 )
-from core.ports import FeedBatch
+from core.ports import FeedBatch, ForecastEngine
 from core.prices import PriceService
 from core.recipients import RecipientDirectory
 from core.services import Services
@@ -90,6 +95,10 @@ class FakePriceRepo:
 
     async def history(self, material: str, since: datetime) -> list[PricePoint]:
         return [p for p in self._of(material) if p.at >= since]
+
+    async def daily_closes(self, material: str, since: date) -> list[tuple[date, float]]:
+        closes = {p.at.date(): p.price for p in self._of(material) if p.at.date() >= since}
+        return sorted(closes.items())
 
 
 class FakeInventoryRepo:
@@ -447,6 +456,7 @@ def make_services(
     whatsapp_numbers: Sequence[str] = (),
     whatsapp_enabled: bool = True,
     invites: FakeInviteRepo | None = None,
+    forecast_engine: ForecastEngine | None = None,
 ) -> Services:
     """The core services over fakes, as the composition root builds them over SQLite. With an
     `outbox`, /alerts reads the alerts recorded there with their deliveries."""
@@ -455,11 +465,18 @@ def make_services(
     users = users or FakeUserRepo()
     subscriptions = subscriptions or FakeSubscriptionRepo()
     access = AccessPolicy(admins, allowed, users, clock)
+    prices = prices or FakePriceRepo()
+    stock = InventoryService(catalog, inventory or FakeInventoryRepo(), clock)
+    forecasts = None
+    if forecast_engine is not None:
+        forecasts = ForecastService(
+            catalog, prices, FakeForecastRepo(), forecast_engine, stock, clock, 7, 2.0
+        )
     return Services(
         catalog=catalog,
         clock=clock,
-        prices=PriceService(catalog, prices or FakePriceRepo()),
-        inventory=InventoryService(catalog, inventory or FakeInventoryRepo(), clock),
+        prices=PriceService(catalog, prices),
+        inventory=stock,
         vendors=VendorService(vendors or FakeVendorRepo(), clock),
         alerts=AlertService(alerts or outbox or FakeAlertRepo(), outbox),
         access=access,
@@ -472,4 +489,48 @@ def make_services(
             whatsapp_enabled,
             queue=outbox,
         ),
+        forecasts=forecasts,
+    )
+
+
+class FakeForecastRepo:
+    def __init__(self) -> None:
+        self.saved: dict[tuple[str, int, date], tuple[ModelRun, Forecast, bool]] = {}
+
+    async def save(self, run: ModelRun, forecast: Forecast, backfilled: bool) -> None:
+        key = (forecast.material, run.horizon, forecast.last_day)
+        self.saved[key] = (run, forecast, backfilled)
+
+    def _of(self, material: str, horizon: int) -> list[tuple[ModelRun, Forecast, bool]]:
+        keys = sorted(k for k in self.saved if k[:2] == (material, horizon))
+        return [self.saved[k] for k in keys]
+
+    async def runs(self, material: str, horizon: int) -> list[ModelRun]:
+        return [run for run, _, _ in self._of(material, horizon)]
+
+    async def latest(self, material: str, horizon: int) -> Forecast | None:
+        live = [f for _, f, backfilled in self._of(material, horizon) if not backfilled]
+        return live[-1] if live else None
+
+    async def checks(self, material: str, horizon: int) -> list[tuple[date, float, float, float]]:
+        return [
+            (f.last_day, f.yhat[-1], f.lower[-1], f.upper[-1])
+            for _, f, _ in self._of(material, horizon)
+        ]
+
+
+def flat_run(history: pd.Series, horizon: int, config: ForecastConfig) -> ModelRun:
+    """A stand-in for a Prophet fit that foresees no change (the naive forecast)."""
+    last = float(np.log(history.iloc[-1]))
+    flat = tuple([last] * (horizon + 1))
+    return ModelRun(pd.Timestamp(history.index[-1]), horizon, last, flat, flat, 0.0)
+
+
+def random_walk(days: int, seed: int = 7, volatility: float = 0.012) -> pd.Series:
+    """Calendar-daily prices around 1,000 moving like metals do (fat tails, no structure)."""
+    rng = np.random.default_rng(seed)
+    moves = rng.standard_t(4, size=days) * volatility / np.sqrt(2)
+    return pd.Series(
+        1000 * np.exp(np.cumsum(moves)),
+        index=pd.date_range(NOW.date() - timedelta(days=days - 1), periods=days, freq="D"),
     )

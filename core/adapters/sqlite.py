@@ -129,6 +129,57 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             used_at TEXT
         )""",
     ),
+    # 4: forecasts. Each model run is kept (runs calibrate later retrains), and each forecast
+    # with its values at the horizon, so its accuracy can be checked once the day has come.
+    # Forecasts train on each day's last price: triggers keep that per day as prices come and
+    # go, so a retrain reads one row a day instead of grouping every poll ever stored.
+    (
+        """CREATE TABLE daily_closes (
+            material TEXT NOT NULL REFERENCES materials(key) ON DELETE CASCADE,
+            day TEXT NOT NULL,
+            at TEXT NOT NULL,
+            price REAL NOT NULL,
+            PRIMARY KEY (material, day)
+        )""",
+        """INSERT INTO daily_closes (material, day, at, price)
+           SELECT material, substr(at, 1, 10), max(at), price FROM prices
+           GROUP BY material, substr(at, 1, 10)""",
+        """CREATE TRIGGER daily_close_on_insert AFTER INSERT ON prices BEGIN
+               INSERT INTO daily_closes (material, day, at, price)
+               VALUES (new.material, substr(new.at, 1, 10), new.at, new.price)
+               ON CONFLICT (material, day) DO UPDATE
+               SET at = excluded.at, price = excluded.price WHERE excluded.at >= daily_closes.at;
+           END""",
+        """CREATE TRIGGER daily_close_on_delete AFTER DELETE ON prices BEGIN
+               DELETE FROM daily_closes
+               WHERE material = old.material AND day = substr(old.at, 1, 10);
+               INSERT INTO daily_closes (material, day, at, price)
+               SELECT material, substr(at, 1, 10), at, price FROM prices
+               WHERE material = old.material
+                 AND at >= substr(old.at, 1, 10) AND at < substr(old.at, 1, 10) || 'U'
+               ORDER BY at DESC, id DESC LIMIT 1;
+           END""",
+        """CREATE TABLE model_runs (
+            material TEXT NOT NULL REFERENCES materials(key) ON DELETE CASCADE,
+            horizon INTEGER NOT NULL CHECK (horizon > 0),
+            origin TEXT NOT NULL,
+            run TEXT NOT NULL,
+            made_at TEXT NOT NULL,
+            PRIMARY KEY (material, horizon, origin)
+        )""",
+        """CREATE TABLE forecasts (
+            material TEXT NOT NULL REFERENCES materials(key) ON DELETE CASCADE,
+            horizon INTEGER NOT NULL CHECK (horizon > 0),
+            origin TEXT NOT NULL,
+            made_at TEXT NOT NULL,
+            backfilled INTEGER NOT NULL CHECK (backfilled IN (0, 1)),
+            price REAL NOT NULL CHECK (price > 0),
+            lower REAL NOT NULL,
+            upper REAL NOT NULL,
+            forecast TEXT NOT NULL,
+            PRIMARY KEY (material, horizon, origin)
+        )""",
+    ),
 )
 
 

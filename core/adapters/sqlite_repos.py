@@ -75,12 +75,12 @@ class SqlitePriceRepo:
     async def add(self, points: Sequence[PricePoint]) -> int:
         """Stores the points not stored yet (same material, time and source); returns how many."""
         async with self._db.transaction() as tx:
-            before = tx.total_changes
-            await tx.executemany(
+            # rowcount counts the rows this statement inserted, not those its triggers wrote
+            cursor = await tx.executemany(
                 "INSERT OR IGNORE INTO prices (material, at, price, source) VALUES (?, ?, ?, ?)",
                 [(p.material, to_db_time(p.at), p.price, p.source) for p in points],
             )
-            return tx.total_changes - before
+            return max(cursor.rowcount, 0)
 
     async def latest(self, material: str) -> PricePoint | None:
         row = await self._db.fetchone(
@@ -105,6 +105,13 @@ class SqlitePriceRepo:
             (material, to_db_time(since)),
         )
         return [_price(r) for r in rows]
+
+    async def daily_closes(self, material: str, since: date) -> list[tuple[date, float]]:
+        rows = await self._db.fetchall(
+            "SELECT day, price FROM daily_closes WHERE material = ? AND day >= ? ORDER BY day",
+            (material, since.isoformat()),
+        )
+        return [(date.fromisoformat(r["day"]), r["price"]) for r in rows]
 
     async def count(self, source: str | None = None) -> int:
         row = await self._db.fetchone(

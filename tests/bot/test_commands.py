@@ -6,6 +6,7 @@ import pytest
 
 from bot.commands import COMMANDS, Caller, Renderer, execute, parse
 from bot.formatting import Reply, split_message
+from core.adapters.prophet_model import ProphetEngine
 from core.models import Alert, AlertType, Channel, Role, Severity
 from core.services import Services
 from tests.conftest import png_size
@@ -16,6 +17,7 @@ from tests.fakes import (
     FakePriceRepo,
     FakeVendorRepo,
     daily_prices,
+    flat_run,
     make_services,
     quote,
     stock_item,
@@ -46,6 +48,7 @@ def services() -> Services:
                 for i in range(1, 16)
             ]
         ),
+        forecast_engine=ProphetEngine(fit=flat_run),
     )
 
 
@@ -136,9 +139,23 @@ async def test_alerts_for_a_material_and_for_nonsense(services: Services) -> Non
     assert "'lots' is neither a number of alerts (1 to 100) nor a material" in nonsense
 
 
-async def test_forecast_says_plainly_that_it_is_coming(services: Services) -> None:
+async def test_forecast_shows_range_advice_and_track_record_with_a_chart(
+    services: Services,
+) -> None:
+    reply = await ask(services, "/forecast copper")
+    lines = reply.text.splitlines()
+    assert lines[0] == "<b>Copper</b>: 7-day forecast"
+    assert lines[1].startswith("9,390 USD/t on 24 Nov → expected 9,390 by 1 Dec (95%: ")
+    assert lines[2].startswith("<b>MONITOR</b>: Expected +0.0% by 1 Dec")
+    assert lines[3].startswith("Model: the last price (naive forecast), because the model has")
+    assert lines[4].startswith("Track record: last ")
+    assert reply.chart is not None and png_size(reply.chart) == (800, 500)
+    assert reply.refresh == "/forecast copper"
+
+
+async def test_forecast_without_enough_history_says_what_it_needs(services: Services) -> None:
     reply = await ask(services, "/forecast aluminum")
-    assert reply.text.startswith("Forecasts are coming soon") and "Aluminium" in reply.text
+    assert reply.text.startswith("Not enough price history for Aluminium to forecast yet")
 
 
 async def test_unknown_command_suggests_the_closest(services: Services) -> None:
@@ -219,5 +236,5 @@ async def test_users_lists_the_settings_and_the_grants(services: Services) -> No
 
 def test_only_the_chart_commands_show_a_photo_being_sent() -> None:
     drawn = {name for name, c in COMMANDS.items() if c.draws_chart(("copper",))}
-    assert drawn == {"price", "stock", "vendors"}
+    assert drawn == {"price", "forecast", "stock", "vendors"}
     assert not COMMANDS["price"].draws_chart(()) and COMMANDS["stock"].draws_chart(())

@@ -31,12 +31,20 @@ def replies(output: str) -> list[str]:
 
 
 def test_console_answers_a_buyers_questions_from_piped_input(tmp_path: Path) -> None:
-    commands = ["/help", "/price", "/price copper", "/stock", "/vendors steel", "/alerts"]
+    commands = [
+        "/help",
+        "/price",
+        "/price copper",
+        "/stock",
+        "/vendors steel",
+        "/alerts",
+        "/forecast aluminium",
+    ]
     done = procurebot(tmp_path, "console", stdin="\n".join(commands) + "\n")
     assert done.returncode == 0, done.stderr
     answers = replies(done.stdout)
     assert len(answers) == len(commands)
-    help_, prices, copper, stock, steel, alerts = answers
+    help_, prices, copper, stock, steel, alerts, forecast = answers
 
     assert "/forecast MATERIAL" in help_ and "e.g. /vendors steel" in help_
     for name in ("Copper", "Aluminium", "Steel rebar"):
@@ -48,7 +56,12 @@ def test_console_answers_a_buyers_questions_from_piped_input(tmp_path: Path) -> 
     assert stock.splitlines()[1].startswith("🔴 Aluminium") and "CRITICAL" in stock
     assert "Best pick: " in steel and "EXPIRED" in steel
     assert alerts.startswith("No alerts yet.")
+    assert forecast.startswith("Aluminium: 7-day forecast")
+    assert "BUY NOW: Stock is at its reorder point" in forecast  # aluminium is below minimum
+    assert "Track record: last " in forecast and "the 95% range held" in forecast
+    assert "/var/charts/forecast-aluminium.png" in forecast
     assert "Traceback" not in done.stdout + done.stderr
+    assert "Chain" not in done.stderr and "cmdstanpy" not in done.stderr
     assert "First start: Loaded demo data" in done.stderr
 
 
@@ -59,7 +72,7 @@ def test_bad_input_gets_one_line_naming_what_would_work(tmp_path: Path) -> None:
         "/alerts -1",
         "/stock gold",
         "/frobnicate",
-        "/forecast copper",
+        "/forecast",
         "price aluminum",
     ]
     done = procurebot(tmp_path, "console", stdin="\n".join(commands) + "\n")
@@ -74,7 +87,7 @@ def test_bad_input_gets_one_line_naming_what_would_work(tmp_path: Path) -> None:
     assert alerts == "N must be a whole number from 1 to 100, got '-1'. Example: /alerts 20"
     assert gold.startswith("Unknown material 'gold'.")
     assert command == "Unknown command /frobnicate. Send /help for the list."
-    assert forecast.startswith("Forecasts are coming soon")
+    assert forecast.startswith("Which material? Usage: /forecast MATERIAL")
     assert aluminium.startswith("Aluminium: ")
     assert "Traceback" not in done.stdout + done.stderr
 

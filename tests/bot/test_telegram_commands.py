@@ -156,13 +156,16 @@ async def test_vendors_without_a_material_offers_buttons_then_ranks_with_a_chart
     assert "EXPIRED 19 Nov" in turn.text
 
 
-async def test_forecast_says_plainly_that_it_is_coming(
+async def test_forecast_comes_with_chart_advice_and_track_record(
     telegram_bot: RunningBot, buyer: FakeUser
 ) -> None:
     question = await telegram_bot.say(buyer, "/forecast")
     assert question.last.labels == MATERIAL_BUTTONS
     turn = await telegram_bot.press(buyer, question.last, "Nickel")
-    assert turn.text.startswith("Forecasts are coming soon: a 7-day forecast for Nickel")
+    assert turn.messages[0].photo is not None and png_size(turn.messages[0].photo) == (800, 500)
+    assert turn.text.startswith("Nickel: 7-day forecast\n16,700 USD/t on 23 Nov → expected")
+    assert "BUY NOW: Stock is at its reorder point" in turn.text  # nickel is at it
+    assert "Track record: last " in turn.text
 
 
 async def test_alerts_when_there_are_none_and_in_pieces_when_there_are_many(

@@ -167,3 +167,31 @@ async def test_subscriptions_are_kept_moved_disabled_and_renewed(db: Database) -
 
     assert await subscriptions.remove(Channel.TELEGRAM, "-1001234") is True
     assert await subscriptions.remove(Channel.TELEGRAM, "-1001234") is False
+
+
+async def test_daily_closes_follow_the_last_price_of_each_day(db: Database) -> None:
+    prices = SqlitePriceRepo(db)
+    day = datetime(2026, 11, 20, tzinfo=UTC)
+    await prices.add(
+        [
+            PricePoint("copper", day + timedelta(hours=16), 103.0, "feed"),
+            PricePoint("copper", day + timedelta(hours=9), 101.0, "feed"),
+            PricePoint("copper", day + timedelta(days=1, hours=9), 104.0, "feed"),
+            PricePoint("steel", day + timedelta(hours=9), 500.0, "feed"),
+        ]
+    )
+    assert await prices.daily_closes("copper", date(2026, 11, 1)) == [
+        (date(2026, 11, 20), 103.0),
+        (date(2026, 11, 21), 104.0),
+    ]
+    await prices.add([PricePoint("copper", day + timedelta(hours=17), 99.0, "other")])
+    assert (await prices.daily_closes("copper", date(2026, 11, 20)))[0] == (
+        date(2026, 11, 20),
+        99.0,
+    )
+    await prices.delete_source("other")  # the day's close falls back to what is left
+    assert (await prices.daily_closes("copper", date(2026, 11, 20)))[0] == (
+        date(2026, 11, 20),
+        103.0,
+    )
+    assert await prices.daily_closes("copper", date(2026, 11, 21)) == [(date(2026, 11, 21), 104.0)]

@@ -438,7 +438,9 @@ def money_saved_pct(frame: pd.DataFrame) -> float:
             bought[week + 1] = True
     if deferred:
         spend += later[weeks - 1]
-    return 100.0 * (baseline - spend) / baseline if baseline else 0.0
+    if not baseline:
+        return 0.0
+    return round(100.0 * (baseline - spend) / baseline, 6) + 0.0  # no "-0.00%" from rounding
 
 
 @dataclass(frozen=True)

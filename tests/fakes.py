@@ -19,6 +19,8 @@ from core.inventory import InventoryService
 from core.materials import MaterialCatalog
 from core.models import (
     Alert,
+    AlertFacts,
+    AlertType,
     Channel,
     CurrentAdvice,
     Delivery,
@@ -33,6 +35,7 @@ from core.models import (
     Role,
     SendResult,
     SendStatus,
+    Severity,
     Subscription,
     User,
     VendorQuote,
@@ -534,3 +537,15 @@ def random_walk(days: int, seed: int = 7, volatility: float = 0.012) -> pd.Serie
         1000 * np.exp(np.cumsum(moves)),
         index=pd.date_range(NOW.date() - timedelta(days=days - 1), periods=days, freq="D"),
     )
+
+
+COPPER_DROP = Alert(
+    AlertType.PRICE_DROP,
+    Severity.WARNING,
+    "copper",
+    "Copper fell 6.2% in 24 h to 8,412 USD/t (14:05 UTC). Forecast: WAIT.",
+    NOW,
+    "PRICE_DROP:copper",
+    magnitude=-6.2,
+    facts=AlertFacts("Copper", "-6.2% in 24 h", "8,412 USD/t", "Forecast: WAIT"),
+)

@@ -9,23 +9,13 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from core.adapters.twilio_whatsapp import TwilioWhatsAppNotifier
-from core.models import Alert, AlertFacts, AlertType, SendStatus, Severity
-from tests.fakes import NOW
+from core.models import SendStatus
+from tests.fakes import COPPER_DROP as ALERT
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "contract-test-token-0b5e"
 CONTENT_SID = "HX" + "fedcba9876543210" * 2
 SENDER = "whatsapp:+14155238886"
-ALERT = Alert(
-    AlertType.PRICE_DROP,
-    Severity.WARNING,
-    "copper",
-    "Copper fell 6.2% in 24 h to 8,412 USD/t (14:05 UTC). Forecast: WAIT.",
-    NOW,
-    "PRICE_DROP:copper",
-    magnitude=-6.2,
-    facts=AlertFacts("Copper", "-6.2% in 24 h", "8,412 USD/t", "Forecast: WAIT"),
-)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from core.adapters.sqlite_repos import (
 from core.delivery import DeliveryWorker
 from core.models import (
     Alert,
-    AlertFacts,
     AlertType,
     Channel,
     DeliveryStatus,
@@ -31,17 +30,7 @@ from core.models import (
 )
 from core.recipients import RecipientDirectory
 from tests.fakes import COPPER, NOW, FakeClock, FakeNotifier
-
-ALERT = Alert(
-    AlertType.PRICE_DROP,
-    Severity.WARNING,
-    "copper",
-    "Copper fell 6.2% in 24 h to 8,412 USD/t (14:05 UTC). Forecast: WAIT.",
-    NOW,
-    "PRICE_DROP:copper",
-    magnitude=-6.2,
-    facts=AlertFacts("Copper", "-6.2% in 24 h", "8,412 USD/t", "Forecast: WAIT"),
-)
+from tests.fakes import COPPER_DROP as ALERT
 
 
 async def open_db(path: Path) -> Database:

@@ -11,6 +11,7 @@
 
     .venv/bin/python benchmarks/forecast.py            # both
     .venv/bin/python benchmarks/forecast.py --skip-backtest
+    .venv/bin/python benchmarks/forecast.py --skip-retrain --check   # CI: accuracy targets
 
 Targets on a 2-core machine: MAE ratio <= 1.00 and 95% coverage 93-97% on every real series;
 100 materials in <= 30 s; speed-up >= 1.6 from one worker to two; worst stall <= 50 ms.
@@ -71,7 +72,8 @@ def percent(share: float, hit: float | None) -> str:
     return f"{100 * share:4.0f}% ({'  - ' if hit is None else f'{100 * hit:3.0f}%'})"
 
 
-def backtests(origins: int) -> None:
+def backtests(origins: int) -> list[str]:
+    """Prints the table; returns the real series that miss a target."""
     series: dict[str, pd.Series] = {}
     if REAL_PRICES.is_dir():
         series |= {name: real_series(*where) for name, where in REAL_SERIES.items()}
@@ -86,6 +88,7 @@ def backtests(origins: int) -> None:
     )
     print(head)
     config = ForecastConfig()
+    misses = []
     with worker_pool(2, ["core.adapters.prophet_model"]) as pool, open(os.devnull, "w") as quiet:
         for name, prices in series.items():
             run = run_backtest(prices, HORIZON, origins, config, pool, out=quiet)
@@ -99,6 +102,10 @@ def backtests(origins: int) -> None:
                 f"{run.fits / run.seconds:>8.1f}  {methods}",
                 flush=True,
             )
+            target_met = s.mae_ratio <= 1.0 and 0.93 <= s.coverage <= 0.97
+            if name in REAL_SERIES and not (target_met and s.money_saved_pct >= 0):
+                misses.append(name)
+    return misses
 
 
 def synthetic_materials(count: int, days: int = 400) -> list[pd.Series]:
@@ -164,11 +171,19 @@ def main() -> None:
     parser.add_argument("--materials", type=int, default=100)
     parser.add_argument("--skip-backtest", action="store_true")
     parser.add_argument("--skip-retrain", action="store_true")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if a real series misses MAE ratio <= 1, coverage 93-97% or saving >= 0",
+    )
     args = parser.parse_args()
-    if not args.skip_backtest:
-        backtests(args.origins)
+    misses = [] if args.skip_backtest else backtests(args.origins)
     if not args.skip_retrain:
         retraining(args.materials)
+    if misses:
+        print(f"\nTargets missed on: {', '.join(misses)}")
+    if args.check and misses:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

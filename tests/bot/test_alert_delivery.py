@@ -209,3 +209,34 @@ async def test_the_bot_runs_the_alert_jobs_and_a_failing_job_keeps_its_schedule(
     failures = [r for r in caplog.records if r.getMessage() == "Failed to handle job 'poll prices'"]
     assert len(failures) >= 2 and failures[0].exc_info is not None
     assert "price poll failure 1" in caplog.text
+
+
+async def test_the_scheduled_retrain_stores_forecasts_and_buy_signals_reach_subscribers(
+    telegram_api: FakeBotApi, database: Path, chart_renderer: Renderer, admin: FakeUser
+) -> None:
+    async with running_bot(
+        telegram_api,
+        database,
+        chart_renderer,
+        scheduled_jobs=True,
+        forecast_retrain_seconds=2,
+        price_update_seconds=3600,
+    ) as bot:
+        assert (await bot.say(admin, "/subscribe")).text.startswith("Subscribed.")
+
+        def buy_signals() -> set[str]:
+            texts = (m.reads for m in bot.api.sent_to(admin.id))
+            return {t for t in texts if "BUY_SIGNAL" in t}
+
+        # Demo stock: aluminium below its minimum, nickel at its reorder point.
+        await bot.api.wait_for(lambda: len(buy_signals()) == 2, 180)
+        forecasts = bot.services.forecasts
+        assert forecasts is not None
+        advice = await forecasts.current()
+        assert set(advice) == {"copper", "aluminium", "steel", "nickel", "zinc"}
+        assert {k for k, v in advice.items() if v.advice.value == "BUY NOW"} == {
+            "aluminium",
+            "nickel",
+        }
+        signals = "\n".join(sorted(buy_signals()))
+        assert "Aluminium" in signals and "Nickel" in signals

@@ -76,6 +76,8 @@ async def build_services(
             clock,
             settings.forecast_horizon_days,
             settings.buy_threshold_pct,
+            # Two missed turns of the schedule make a forecast stale.
+            max_age=timedelta(seconds=2 * settings.forecast_retrain_seconds),
         )
     return Services(
         catalog=catalog,

@@ -243,6 +243,7 @@ class ForecastService:
         clock: Clock,
         horizon: int,
         threshold_pct: float,
+        max_age: timedelta = timedelta(hours=2),
         config: ForecastConfig | None = None,
     ) -> None:
         self._catalog = catalog
@@ -253,6 +254,7 @@ class ForecastService:
         self._clock = clock
         self.horizon = horizon
         self._threshold = threshold_pct
+        self._max_age = max_age
         self._config = replace(config or ForecastConfig(), threshold=threshold_pct / 100)
         self._locks = {m.key: asyncio.Lock() for m in catalog}
 
@@ -377,9 +379,13 @@ class ForecastService:
         return forecasts
 
     async def latest(self, material: Material) -> Forecast | None:
-        """The stored forecast; fitted now only when there is none."""
+        """The stored forecast; fitted now only when there is none, or when it is older than
+        `max_age` (the schedule keeps it fresher than that while the bot runs; the console
+        has no schedule)."""
         forecast = await self._forecasts.latest(material.key, self.horizon)
-        return forecast if forecast is not None else await self.retrain(material)
+        if forecast is not None and self._clock.now() - forecast.made_at <= self._max_age:
+            return forecast
+        return await self.retrain(material) or forecast
 
     async def outlook(self, material: Material) -> Outlook:
         forecast = await self.latest(material)

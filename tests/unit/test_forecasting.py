@@ -121,12 +121,17 @@ def test_forecasts_survive_storage() -> None:
     assert Forecast.from_dict(original.to_dict()) == original
 
 
-def make_service(prices: FakePriceRepo, repo: FakeForecastRepo, fits: list[object]):
+def make_service(
+    prices: FakePriceRepo,
+    repo: FakeForecastRepo,
+    fits: list[object],
+    clock: FakeClock | None = None,
+):
     def counting_fit(history, horizon, config):
         fits.append(history.index[-1])
         return flat_run(history, horizon, config)
 
-    clock = FakeClock()
+    clock = clock or FakeClock()
     inventory = InventoryService(
         MaterialCatalog(MATERIALS), FakeInventoryRepo([stock_item("copper")]), clock
     )
@@ -168,6 +173,20 @@ async def test_first_forecast_backfills_a_track_record_then_reads_the_stored_one
     again = await service.outlook(COPPER)
     assert fits == []  # read from storage, not refitted
     assert again.forecast == outlook.forecast
+
+
+async def test_a_forecast_older_than_its_schedule_allows_is_refitted_when_asked() -> None:
+    prices = FakePriceRepo(daily_points("copper", random_walk(200)))
+    fits: list[object] = []
+    clock = FakeClock()
+    service = make_service(prices, FakeForecastRepo(), fits, clock)
+    first = await service.outlook(COPPER)
+    fits.clear()
+    clock.advance(hours=1)
+    assert (await service.outlook(COPPER)).forecast == first.forecast and fits == []
+    clock.advance(hours=2)
+    refreshed = await service.outlook(COPPER)
+    assert len(fits) == 1 and refreshed.forecast.made_at == clock.now()
 
 
 async def test_retraining_everything_skips_materials_without_history() -> None:

@@ -328,7 +328,6 @@ def combine(
 
 
 FitRun = Callable[[pd.Series, int, ForecastConfig], ModelRun]
-MapFits = Callable[[Callable[..., ModelRun], Iterable[Any]], Iterable[ModelRun]]
 
 
 def origin_rows(n: int, horizon: int, count: int, step: int) -> list[int]:

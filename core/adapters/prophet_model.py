@@ -20,6 +20,7 @@ import pandas as pd
 from core.adapters.processes import default_workers, worker_pool
 from core.forecast_model import (
     MIN_FIT_ROWS,
+    FitRun,
     ForecastConfig,
     ModelForecast,
     ModelRun,
@@ -29,8 +30,6 @@ from core.forecast_model import (
     is_calendar_daily,
     replay,
 )
-
-FitRun = Callable[[pd.Series, int, ForecastConfig], ModelRun]
 
 # Prophet logs "Importing plotly failed" when imported: quiet before it is ever imported.
 logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)

@@ -146,10 +146,14 @@ def stock_alert(
         facts=AlertFacts(
             material.name,
             situation,
-            "n/a" if price is None else f"{amount(price.price)} {material.price_unit}",
+            _price_text(material, price),
             todo,
         ),
     )
+
+
+def _price_text(material: Material, price: PricePoint | None) -> str:
+    return "n/a" if price is None else f"{amount(price.price)} {material.price_unit}"
 
 
 def buy_signal_alert(
@@ -187,7 +191,7 @@ def buy_signal_alert(
             "n/a"
             if current.expected_change_pct is None
             else f"expected {current.expected_change_pct:+.1f}%",
-            "n/a" if price is None else f"{amount(price.price)} {material.price_unit}",
+            _price_text(material, price),
             f"BUY NOW. {todo}",
         ),
     )

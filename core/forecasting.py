@@ -412,12 +412,13 @@ class ForecastService:
 
     async def current(self) -> Mapping[str, CurrentAdvice]:
         """The current recommendation per material with a stored forecast (AdviceSource)."""
+        stock = {s.material.key: s for s in await self._inventory.statuses()}
         advice = {}
         for material in self._catalog:
             forecast = await self._forecasts.latest(material.key, self.horizon)
             if forecast is None:
                 continue
-            recommendation = recommend(forecast, await self._stock(material), self._threshold)
+            recommendation = recommend(forecast, stock.get(material.key), self._threshold)
             change = forecast.expected_change_pct
             advice[material.key] = CurrentAdvice(
                 material.key,

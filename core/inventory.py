@@ -84,19 +84,16 @@ class InventoryService:
 
     async def statuses(self) -> list[StockStatus]:
         """Every stocked material, the most urgent first."""
-        since = self._clock.now().date() - timedelta(days=HISTORY_DAYS)
-        statuses = [
-            assess_stock(
-                self._catalog.get(item.material),
-                item,
-                await self._inventory.consumption(item.material, since),
-            )
-            for item in await self._inventory.all()
-        ]
+        statuses = [await self._assess(item) for item in await self._inventory.all()]
         return sorted(statuses, key=lambda s: (_LEVEL_ORDER[s.level], s.days_of_cover or math.inf))
 
     async def status(self, material: Material) -> StockStatus:
-        for status in await self.statuses():
-            if status.material == material:
-                return status
+        for item in await self._inventory.all():
+            if item.material == material.key:
+                return await self._assess(item)
         raise UserError(f"No stock is recorded for {material.name}.")
+
+    async def _assess(self, item: InventoryItem) -> StockStatus:
+        since = self._clock.now().date() - timedelta(days=HISTORY_DAYS)
+        daily_use = await self._inventory.consumption(item.material, since)
+        return assess_stock(self._catalog.get(item.material), item, daily_use)

@@ -34,11 +34,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import sqlalchemy as sa  # noqa: E402
+
 from bot.bootstrap import open_database  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from core.adapters.sqlite import Database  # noqa: E402
-from core.adapters.sqlite_outbox import SqliteOutbox  # noqa: E402
-from core.adapters.sqlite_repos import SqlitePriceRepo, SqliteSubscriptionRepo  # noqa: E402
+from core.adapters.db.engine import Database, sqlite_url  # noqa: E402
+from core.adapters.db.repos.outbox import SqlOutbox  # noqa: E402
+from core.adapters.db.repos.prices import SqlPriceRepo  # noqa: E402
+from core.adapters.db.repos.subscriptions import SqlSubscriptionRepo  # noqa: E402
+from core.adapters.db.schema import inventory  # noqa: E402
 from core.models import Channel, DeliveryStatus, Subscription  # noqa: E402
 from tests.bot.process import start_bot_process, stop  # noqa: E402
 from tests.fake_telegram import FakeBotApi, Message  # noqa: E402
@@ -55,20 +59,20 @@ async def prepare(database: Path, feed: Path, chats: list[int]) -> float:
     feed.write_text("timestamp,material,price\n")
     async with open_database(load_settings(_env_file=None, database_path=database)) as db:
         now = datetime.now(UTC)
-        subscriptions = SqliteSubscriptionRepo(db)
+        subscriptions = SqlSubscriptionRepo(db)
         for chat in chats:
             await subscriptions.add(Subscription(Channel.TELEGRAM, str(chat), now))
         async with db.transaction() as tx:
-            await tx.execute("UPDATE inventory SET on_hand = on_hand * 100")
-        latest = await SqlitePriceRepo(db).latest("copper")
+            await tx.execute(sa.update(inventory).values(on_hand=inventory.c.on_hand * 100))
+        latest = await SqlPriceRepo(db).latest("copper")
     assert latest is not None
     return latest.price
 
 
 async def delivery_statuses(database: Path) -> Counter[DeliveryStatus]:
-    db = await Database.open(database)
+    db = await Database.open(sqlite_url(database))
     try:
-        return Counter(d.status for d in await SqliteOutbox(db).deliveries())
+        return Counter(d.status for d in await SqlOutbox(db).deliveries())
     finally:
         await db.close()
 

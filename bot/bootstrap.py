@@ -12,22 +12,18 @@ from datetime import timedelta
 from bot.settings import Settings, SettingsError
 from core.access import AccessPolicy, InviteService
 from core.adapters.csv_feed import CsvPriceFeed
+from core.adapters.db.engine import Database
+from core.adapters.db.repos.access import SqlInviteRepo, SqlUserRepo
+from core.adapters.db.repos.alerts import SqlAlertRepo
+from core.adapters.db.repos.forecasts import SqlForecastRepo
+from core.adapters.db.repos.outbox import SqlOutbox, SqlStateStore
+from core.adapters.db.repos.prices import SqlMaterialRepo, SqlPriceRepo
+from core.adapters.db.repos.stock import SqlInventoryRepo
+from core.adapters.db.repos.subscriptions import SqlSubscriptionRepo
+from core.adapters.db.repos.vendors import SqlVendorRepo
 from core.adapters.http_feed import HttpPriceFeed
 from core.adapters.prophet_model import ProphetEngine
 from core.adapters.simulated_feed import SimulatedPriceFeed
-from core.adapters.sqlite import Database
-from core.adapters.sqlite_forecasts import SqliteForecastRepo
-from core.adapters.sqlite_outbox import SqliteOutbox, SqliteStateStore
-from core.adapters.sqlite_repos import (
-    SqliteAlertRepo,
-    SqliteInventoryRepo,
-    SqliteInviteRepo,
-    SqliteMaterialRepo,
-    SqlitePriceRepo,
-    SqliteSubscriptionRepo,
-    SqliteUserRepo,
-    SqliteVendorRepo,
-)
 from core.adapters.twilio_whatsapp import TwilioWhatsAppNotifier
 from core.alert_rules import AlertPolicy
 from core.alerts import AlertService
@@ -58,19 +54,19 @@ def whatsapp_ready(settings: Settings) -> bool:
 async def build_services(
     db: Database, settings: Settings, clock: Clock, engine: ForecastEngine | None = None
 ) -> Services:
-    """The core services over SQLite; with a forecast `engine`, forecasting too."""
-    catalog = MaterialCatalog(await SqliteMaterialRepo(db).all())
-    outbox = SqliteOutbox(db)
-    users = SqliteUserRepo(db)
+    """The core services over the database; with a forecast `engine`, forecasting too."""
+    catalog = MaterialCatalog(await SqlMaterialRepo(db).all())
+    outbox = SqlOutbox(db)
+    users = SqlUserRepo(db)
     access = AccessPolicy(settings.admin_user_ids, settings.allowed_user_ids, users, clock)
-    prices = SqlitePriceRepo(db)
-    inventory = InventoryService(catalog, SqliteInventoryRepo(db), clock)
+    prices = SqlPriceRepo(db)
+    inventory = InventoryService(catalog, SqlInventoryRepo(db), clock)
     forecasts = None
     if engine is not None:
         forecasts = ForecastService(
             catalog,
             prices,
-            SqliteForecastRepo(db),
+            SqlForecastRepo(db),
             engine,
             inventory,
             clock,
@@ -84,13 +80,13 @@ async def build_services(
         clock=clock,
         prices=PriceService(catalog, prices),
         inventory=inventory,
-        vendors=VendorService(SqliteVendorRepo(db), clock),
-        alerts=AlertService(SqliteAlertRepo(db), outbox),
+        vendors=VendorService(SqlVendorRepo(db), clock),
+        alerts=AlertService(SqlAlertRepo(db), outbox),
         access=access,
-        invites=InviteService(SqliteInviteRepo(db), access, users, clock),
-        subscriptions=SubscriptionService(SqliteSubscriptionRepo(db), clock, outbox),
+        invites=InviteService(SqlInviteRepo(db), access, users, clock),
+        subscriptions=SubscriptionService(SqlSubscriptionRepo(db), clock, outbox),
         recipients=RecipientDirectory(
-            SqliteSubscriptionRepo(db),
+            SqlSubscriptionRepo(db),
             clock,
             settings.whatsapp_recipients,
             whatsapp_ready(settings),
@@ -121,12 +117,12 @@ def build_feed(
     """The price feed PRICE_SOURCE names (its settings checked by check_alert_settings)."""
     source = settings.price_source
     if source.kind == "csv":
-        return CsvPriceFeed(source.location, SqliteStateStore(db))
+        return CsvPriceFeed(source.location, SqlStateStore(db))
     if source.kind == "http":
         return HttpPriceFeed(
             source.location, settings.price_http_paths, settings.price_http_headers
         )
-    return SimulatedPriceFeed(catalog, SqlitePriceRepo(db), clock, random.Random())
+    return SimulatedPriceFeed(catalog, SqlPriceRepo(db), clock, random.Random())
 
 
 @dataclass
@@ -135,7 +131,7 @@ class Alerting:
     shutdown."""
 
     jobs: AlertJobs
-    outbox: SqliteOutbox
+    outbox: SqlOutbox
     notifiers: dict[Channel, Notifier]
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -157,7 +153,7 @@ def build_alerting(
     the forecasting service's current recommendations (without it, no BUY_SIGNAL)."""
     check_alert_settings(settings)
     clock, catalog = services.clock, services.catalog
-    outbox, state = SqliteOutbox(db), SqliteStateStore(db)
+    outbox, state = SqlOutbox(db), SqlStateStore(db)
     feed = build_feed(settings, db, catalog, clock)
     notifiers: dict[Channel, Notifier] = {}
     closers: list[Callable[[], Awaitable[None]]] = []
@@ -182,7 +178,7 @@ def build_alerting(
     )
     monitor = AlertMonitor(
         catalog,
-        SqlitePriceRepo(db),
+        SqlPriceRepo(db),
         services.inventory,
         outbox,
         services.recipients,
@@ -191,7 +187,7 @@ def build_alerting(
         policy,
         advice,
     )
-    poller = PricePoller(feed, catalog, SqlitePriceRepo(db), clock)
+    poller = PricePoller(feed, catalog, SqlPriceRepo(db), clock)
     worker = DeliveryWorker(
         outbox, notifiers, services.recipients, clock, concurrency=delivery_concurrency
     )
@@ -202,11 +198,11 @@ def build_alerting(
 async def open_database(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Database]:
     """Opens the database, seeding the demo data on first start."""
     clock = clock or SystemClock()
-    db = await Database.open(settings.database_path)
+    db = await Database.open(settings.database)
     try:
         if await demo.is_empty(db):
             result = await demo.seed(db, clock.now().date())
-            log.info("First start: %s", result.describe(settings.database_path))
+            log.info("First start: %s", result.describe(db.describe()))
         yield db
     finally:
         await db.close()

@@ -15,8 +15,10 @@ from bot.backtest import describe, load_series, run_backtest, write_csv
 from bot.bootstrap import open_services
 from bot.console import run_console
 from bot.settings import Settings, SettingsError, load_settings
+from core.adapters.db.copy import copy_database
+from core.adapters.db.engine import Database, DatabaseError, database_password
+from core.adapters.db.migrate import SchemaTooNew, current_revision, head
 from core.adapters.processes import default_workers, worker_pool
-from core.adapters.sqlite import Database, SchemaTooNew
 from core.errors import UserError
 from core.forecast_model import ForecastConfig
 from core.ports import SystemClock
@@ -57,13 +59,17 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     # httpx logs each request URL at INFO, and the bot token is part of that URL; the twilio
     # client logs every request's headers and URL at INFO.
     noisy_loggers = ("httpx", "httpcore", "cmdstanpy", "prophet", "matplotlib", "apscheduler")
-    for noisy in (*noisy_loggers, "twilio", "aiohttp"):
+    for noisy in (*noisy_loggers, "twilio", "aiohttp", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def secrets_of(settings: Settings) -> list[str]:
     """The setting values that must never be logged."""
-    values = [settings.twilio_account_sid or "", *settings.price_http_headers.values()]
+    values = [
+        settings.twilio_account_sid or "",
+        *settings.price_http_headers.values(),
+        database_password(settings.database) or "",
+    ]
     for secret in (settings.telegram_bot_token, settings.twilio_auth_token):
         if secret is not None:
             values.append(secret.get_secret_value())
@@ -80,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("console", help="the chat commands in this terminal, as an admin")
     seed = commands.add_parser("seed", help="load the demo data; safe to run twice")
     seed.add_argument("--force", action="store_true", help="reload the demo data over it")
+    db = commands.add_parser("db", help="the database: check it, or copy it elsewhere")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    db_commands.add_parser("check", help="which backend and schema version are in use")
+    copy = db_commands.add_parser("copy", help="copy every table into an empty database")
+    copy.add_argument(
+        "--to", required=True, metavar="URL", help="postgresql://... or sqlite:///..."
+    )
     backtest = commands.add_parser("backtest", help="rolling-origin evaluation of the forecaster")
     backtest.add_argument("--csv", required=True, metavar="FILE", help="price history CSV")
     backtest.add_argument("--date-column", default="date", metavar="COL")
@@ -105,13 +118,52 @@ async def _console(settings: Settings) -> int:
 
 
 async def _seed(settings: Settings, force: bool) -> int:
-    db = await Database.open(settings.database_path)
+    db = await Database.open(settings.database)
     try:
         result = await demo.seed(db, SystemClock().now().date(), force=force)
     finally:
         await db.close()
-    print(result.describe(settings.database_path))
+    print(result.describe(db.describe()))
     return 0
+
+
+async def _db_check(settings: Settings) -> int:
+    db = await Database.open(settings.database, migrate=False)
+    try:
+        revision, newest = await current_revision(db), head()
+    finally:
+        await db.close()
+    backend = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[db.backend]
+    if revision == newest:
+        state = "up to date"
+    elif revision is None:
+        state = f"empty: `procurebot run` or `seed` creates schema {newest}"
+    else:
+        state = f"`procurebot run` upgrades it to {newest}"
+    print(f"Database: {db.describe()} ({backend}), schema version {revision or 'none'} ({state})")
+    return 0
+
+
+async def _db_copy(settings: Settings, to: str) -> int:
+    source = await Database.open(settings.database)
+    try:
+        target = await Database.open(to)
+        try:
+            counts = await copy_database(source, target)
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+    width = max(len(c.table) for c in counts)
+    print(f"Copied {source.describe()} to {target.describe()}:")
+    print(f"{'table':<{width}}  {'source':>9}  {'target':>9}")
+    for count in counts:
+        mark = "" if count.matches else "  DIFFERS"
+        print(f"{count.table:<{width}}  {count.source:>9,}  {count.target:>9,}{mark}")
+    if all(c.matches for c in counts):
+        return 0
+    print("The row counts differ: the copy is incomplete.", file=sys.stderr)
+    return 1
 
 
 def _run(settings: Settings) -> int:
@@ -163,8 +215,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_seed(settings, args.force))
         if args.command == "run":
             return _run(settings)
+        if args.command == "db":
+            if args.db_command == "check":
+                return asyncio.run(_db_check(settings))
+            return asyncio.run(_db_copy(settings, args.to))
         return _backtest(args, settings)
-    except (SchemaTooNew, SettingsError) as error:  # SettingsError: alert settings at `run`
+    except (
+        DatabaseError,
+        SchemaTooNew,
+        SettingsError,
+    ) as error:  # SettingsError: alert settings at `run`
         print(error, file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
         "https://api.telegram.org/bot", description="an http(s) URL of a Bot API server"
     )
     database_path: Path = Field(Path("var/procurement.db"), description="a file path")
+    database_url: str | None = Field(
+        None,
+        description="sqlite:///PATH or postgresql://user:password@host:5432/dbname",
+    )
     admin_user_ids: IdList = Field(
         frozenset(), description="comma-separated numeric Telegram user ids, e.g. 12345,67890"
     )
@@ -121,6 +125,11 @@ class Settings(BaseSettings):
     loop_monitor_file: Path | None = Field(
         None, description="a file path (the bot writes its event loop's worst stall there)"
     )
+
+    @property
+    def database(self) -> str:
+        """The database's URL: DATABASE_URL, or the SQLite file DATABASE_PATH."""
+        return self.database_url or f"sqlite:///{self.database_path}"
 
     @field_validator("admin_user_ids", "allowed_user_ids", mode="before")
     @classmethod

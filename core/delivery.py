@@ -1,6 +1,6 @@
 """The delivery worker: sends the outbox's pending deliveries through each channel's Notifier.
 
-State machine of one delivery (all of it in SQLite, see core/adapters/sqlite_outbox.py):
+State machine of one delivery (all of it in the database, see core/adapters/db/repos/outbox.py):
 
     pending --claim--> sending --SENT--> sent                       (final)
                           |----RETRY---> pending, due after a backoff (or retry_after)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
@@ -269,6 +270,28 @@ class ForecastRepo(Protocol):
     async def checks(self, material: str, horizon: int) -> list[tuple[date, float, float, float]]:
         """Every stored forecast's origin day, price, lower and upper bound at the horizon."""
         ...
+
+
+class UnitOfWork(Protocol):
+    """One action's writes, through the repositories on it: committed together when the
+    `async with` block ends normally, rolled back together when it raises (a receipt's stock
+    move, the alert it raises and that alert's deliveries are one action)."""
+
+    materials: MaterialRepo
+    prices: PriceRepo
+    inventory: InventoryRepo
+    vendors: VendorRepo
+    outbox: AlertOutbox
+    state: StateStore
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
 
 
 class ForecastEngine(Protocol):

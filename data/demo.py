@@ -15,13 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from core.adapters.sqlite import Database
-from core.adapters.sqlite_repos import (
-    SqliteInventoryRepo,
-    SqliteMaterialRepo,
-    SqlitePriceRepo,
-    SqliteVendorRepo,
-)
+from core.adapters.db.engine import Database
+from core.adapters.db.repos.prices import SqlMaterialRepo
+from core.adapters.db.unit_of_work import SqlUnitOfWork
 from core.models import InventoryItem, Material, PricePoint, VendorQuote
 
 SOURCE = "demo"
@@ -124,7 +120,7 @@ def build(today: date) -> DemoData:
 
 
 async def is_empty(db: Database) -> bool:
-    return not await SqliteMaterialRepo(db).all()
+    return not await SqlMaterialRepo(db).all()
 
 
 async def seed(db: Database, today: date, force: bool = False) -> SeedResult:
@@ -132,18 +128,16 @@ async def seed(db: Database, today: date, force: bool = False) -> SeedResult:
     if not force and not await is_empty(db):
         return SeedResult(seeded=False)
     demo = build(today)
-    materials, prices = SqliteMaterialRepo(db), SqlitePriceRepo(db)
-    inventory, vendors = SqliteInventoryRepo(db), SqliteVendorRepo(db)
-    async with db.transaction():
+    async with SqlUnitOfWork(db) as uow:
         for material in demo.materials:
-            await materials.upsert(material)
-        await prices.delete_source(SOURCE)
-        stored = await prices.add(demo.prices)
+            await uow.materials.upsert(material)
+        await uow.prices.delete_source(SOURCE)
+        stored = await uow.prices.add(demo.prices)
         for item in demo.inventory:
-            await inventory.upsert(item)
-            await inventory.record_consumption(item.material, demo.consumption[item.material])
+            await uow.inventory.upsert(item)
+            await uow.inventory.record_consumption(item.material, demo.consumption[item.material])
         for material in demo.materials:
-            await vendors.replace(
+            await uow.vendors.replace(
                 material.key, [q for q in demo.quotes if q.material == material.key]
             )
     return SeedResult(True, len(demo.materials), stored, len(demo.quotes))

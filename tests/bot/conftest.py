@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bot.rendering import Renderer
-from core.adapters.sqlite import Database
+from core.adapters.db.engine import Database, sqlite_url
 from data import demo
 from tests.bot.telegram import ADMIN_ID, BUYER_ID, STRANGER_ID, RunningBot, running_bot
 from tests.fake_telegram import FakeBotApi, FakeUser
@@ -31,10 +32,10 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "demo.db"
 
     async def seed() -> None:
-        db = await Database.open(path)
+        db = await Database.open(sqlite_url(path))
         try:
             await demo.seed(db, NOW.date())
-            await db.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await db.scalar(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
         finally:
             await db.close()
 

@@ -25,9 +25,11 @@ from pathlib import Path
 
 from bot.bootstrap import open_database
 from bot.settings import load_settings
-from core.adapters.sqlite import Database
-from core.adapters.sqlite_outbox import SqliteOutbox
-from core.adapters.sqlite_repos import SqliteAlertRepo, SqlitePriceRepo, SqliteSubscriptionRepo
+from core.adapters.db.engine import Database, sqlite_url
+from core.adapters.db.repos.alerts import SqlAlertRepo
+from core.adapters.db.repos.outbox import SqlOutbox
+from core.adapters.db.repos.prices import SqlPriceRepo
+from core.adapters.db.repos.subscriptions import SqlSubscriptionRepo
 from core.models import Alert, AlertType, Channel, Delivery, DeliveryStatus, Subscription
 from tests.bot.process import kill, start_bot_process, stop
 from tests.fake_telegram import Failure, FakeBotApi
@@ -45,8 +47,8 @@ async def prepare(database: Path, feed: Path) -> float:
     async with open_database(settings) as db:
         now = datetime.now(UTC)
         for chat in [*USERS, GROUP]:
-            await SqliteSubscriptionRepo(db).add(Subscription(Channel.TELEGRAM, str(chat), now))
-        latest = await SqlitePriceRepo(db).latest("copper")
+            await SqlSubscriptionRepo(db).add(Subscription(Channel.TELEGRAM, str(chat), now))
+        latest = await SqlPriceRepo(db).latest("copper")
     assert latest is not None
     return latest.price
 
@@ -58,9 +60,9 @@ def append_price(feed: Path, price: float) -> None:
 
 
 async def outbox_state(database: Path) -> tuple[list[Alert], list[Delivery]]:
-    db = await Database.open(database)
+    db = await Database.open(sqlite_url(database))
     try:
-        return await SqliteAlertRepo(db).recent(100), await SqliteOutbox(db).deliveries()
+        return await SqlAlertRepo(db).recent(100), await SqlOutbox(db).deliveries()
     finally:
         await db.close()
 

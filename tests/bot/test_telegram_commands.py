@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from core.adapters.sqlite import Database
-from core.adapters.sqlite_repos import SqliteAlertRepo, SqlitePriceRepo, SqliteVendorRepo
+from core.adapters.db.engine import Database, sqlite_url
+from core.adapters.db.repos.alerts import SqlAlertRepo
+from core.adapters.db.repos.prices import SqlPriceRepo
+from core.adapters.db.repos.vendors import SqlVendorRepo
 from core.models import Alert, AlertType, PricePoint, Severity
 from tests.bot.telegram import RunningBot, Turn
 from tests.conftest import png_size
@@ -90,9 +92,9 @@ async def test_refresh_of_a_text_answer_updates_it_in_place(
     unchanged = await telegram_bot.press(buyer, overview, "🔄 Refresh")
     assert unchanged.messages == []  # nothing new to show, nothing sent
 
-    db = await Database.open(database)  # a new price arrives, as from the price feed
+    db = await Database.open(sqlite_url(database))  # a new price arrives, as from the price feed
     try:
-        await SqlitePriceRepo(db).add([PricePoint("copper", NOW, 14_500.0, "test")])
+        await SqlPriceRepo(db).add([PricePoint("copper", NOW, 14_500.0, "test")])
     finally:
         await db.close()
     refreshed = await telegram_bot.press(buyer, overview, "🔄 Refresh")
@@ -118,13 +120,13 @@ async def test_stock_is_a_chart_with_the_report_low_ones_first(
 async def test_a_report_too_long_for_a_caption_follows_its_chart(
     telegram_bot: RunningBot, buyer: FakeUser, database: Path
 ) -> None:
-    db = await Database.open(database)
+    db = await Database.open(sqlite_url(database))
     try:
         quotes = [
             quote(f"Vendor number {i} with a long trading name GmbH", price=13_000 + 50 * i)
             for i in range(12)
         ]
-        await SqliteVendorRepo(db).replace("copper", quotes)
+        await SqlVendorRepo(db).replace("copper", quotes)
     finally:
         await db.close()
     turn = await telegram_bot.say(buyer, "/vendors copper")
@@ -172,9 +174,9 @@ async def test_alerts_when_there_are_none_and_in_pieces_when_there_are_many(
     telegram_bot: RunningBot, buyer: FakeUser, database: Path
 ) -> None:
     assert (await telegram_bot.say(buyer, "/alerts")).text.startswith("No alerts yet.")
-    db = await Database.open(database)
+    db = await Database.open(sqlite_url(database))
     try:
-        repo = SqliteAlertRepo(db)
+        repo = SqlAlertRepo(db)
         for minute in range(100):
             await repo.add(
                 Alert(

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from core.adapters.csv_feed import FINGERPRINT_BYTES, CsvPriceFeed, ReadPosition
-from core.adapters.sqlite import Database
-from core.adapters.sqlite_outbox import SqliteStateStore
-from core.adapters.sqlite_repos import SqliteMaterialRepo, SqlitePriceRepo
+from core.adapters.db.engine import Database, sqlite_url
+from core.adapters.db.repos.outbox import SqlStateStore
+from core.adapters.db.repos.prices import SqlMaterialRepo, SqlPriceRepo
 from core.feeds import PricePoller
 from core.materials import MaterialCatalog
 from core.models import PricePoint
@@ -20,16 +20,16 @@ HEADER = "timestamp,material,price\n"
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "feed.db")
+    database = await Database.open(sqlite_url(tmp_path / "feed.db"))
     for material in MATERIALS:
-        await SqliteMaterialRepo(database).upsert(material)
+        await SqlMaterialRepo(database).upsert(material)
     yield database
     await database.close()
 
 
 def poller_for(db: Database, path: Path) -> PricePoller:
-    feed = CsvPriceFeed(path, SqliteStateStore(db))
-    return PricePoller(feed, MaterialCatalog(MATERIALS), SqlitePriceRepo(db), FakeClock())
+    feed = CsvPriceFeed(path, SqlStateStore(db))
+    return PricePoller(feed, MaterialCatalog(MATERIALS), SqlPriceRepo(db), FakeClock())
 
 
 def append(path: Path, text: str) -> None:
@@ -51,11 +51,11 @@ async def test_each_poll_takes_only_the_complete_rows_appended_since_the_last(
     append(path, "50.5\n")
     third = await polling.poll()
     assert (third.accepted, third.stored) == (1, 1)
-    latest = await SqlitePriceRepo(db).latest("copper")
+    latest = await SqlPriceRepo(db).latest("copper")
     assert latest is not None and latest.price == 9150.5 and latest.source == f"csv:{path}"
     assert (await polling.poll()).accepted == 0  # nothing new
 
-    state = await SqliteStateStore(db).get(f"csv-feed:{path.resolve()}")
+    state = await SqlStateStore(db).get(f"csv-feed:{path.resolve()}")
     assert ReadPosition.from_json(state).offset == path.stat().st_size
 
 
@@ -98,7 +98,7 @@ async def test_bad_rows_are_refused_by_line_and_reported_once(
     ]
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 5 and all("refused line" in w for w in warnings)
-    assert await SqlitePriceRepo(db).count() == 3
+    assert await SqlPriceRepo(db).count() == 3
 
 
 async def test_a_missing_or_wrong_file_is_an_outage_until_it_is_fixed(
@@ -153,7 +153,7 @@ async def test_rows_are_read_again_if_storing_them_failed(db: Database, tmp_path
     path = tmp_path / "prices.csv"
     path.write_text(HEADER + "2026-11-20,copper,9000\n")
 
-    class FailingOnce(SqlitePriceRepo):
+    class FailingOnce(SqlPriceRepo):
         failed = False
 
         async def add(self, points: Sequence[PricePoint]) -> int:
@@ -162,7 +162,7 @@ async def test_rows_are_read_again_if_storing_them_failed(db: Database, tmp_path
                 raise OSError("disk full")
             return await super().add(points)
 
-    feed = CsvPriceFeed(path, SqliteStateStore(db))
+    feed = CsvPriceFeed(path, SqlStateStore(db))
     polling = PricePoller(feed, MaterialCatalog(MATERIALS), FailingOnce(db), FakeClock())
     assert (await polling.poll()).error == "unexpected OSError"
     assert (await polling.poll()).stored == 1

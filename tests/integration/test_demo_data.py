@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core.adapters.sqlite import Database
-from core.adapters.sqlite_repos import SqliteMaterialRepo, SqlitePriceRepo, SqliteVendorRepo
+from core.adapters.db.engine import Database, sqlite_url
+from core.adapters.db.repos.prices import SqlMaterialRepo, SqlPriceRepo
+from core.adapters.db.repos.vendors import SqlVendorRepo
 from core.inventory import StockLevel, assess_stock
 from data import demo
 
@@ -55,33 +56,33 @@ def test_one_material_is_below_its_threshold_and_vendors_differ() -> None:
 
 
 async def test_seeding_twice_changes_nothing_and_force_reloads(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "seed.db")
+    db = await Database.open(sqlite_url(tmp_path / "seed.db"))
     try:
         first = await demo.seed(db, TODAY)
         assert first.seeded and first.prices == 900
         assert (await demo.seed(db, TODAY)).seeded is False
-        assert await SqlitePriceRepo(db).count() == 900
+        assert await SqlPriceRepo(db).count() == 900
 
         forced = await demo.seed(db, date(2026, 11, 25), force=True)
         assert forced.seeded and forced.prices == 900
-        prices = SqlitePriceRepo(db)
+        prices = SqlPriceRepo(db)
         assert await prices.count() == 900
         latest = await prices.latest("copper")
         assert latest is not None and latest.at.date() == date(2026, 11, 24)
-        assert len(await SqliteMaterialRepo(db).all()) == 5
-        assert len(await SqliteVendorRepo(db).quotes("steel")) == 4
+        assert len(await SqlMaterialRepo(db).all()) == 5
+        assert len(await SqlVendorRepo(db).quotes("steel")) == 4
     finally:
         await db.close()
 
 
 @pytest.mark.parametrize("material", ["copper", "aluminium", "steel"])
 async def test_seeded_prices_keep_other_sources(tmp_path: Path, material: str) -> None:
-    db = await Database.open(tmp_path / "keep.db")
+    db = await Database.open(sqlite_url(tmp_path / "keep.db"))
     try:
         await demo.seed(db, TODAY)
         feed = demo.build(TODAY).prices[-1]
-        await SqlitePriceRepo(db).add([replace(feed, material=material, source="feed")])
+        await SqlPriceRepo(db).add([replace(feed, material=material, source="feed")])
         await demo.seed(db, TODAY, force=True)
-        assert await SqlitePriceRepo(db).count("feed") == 1
+        assert await SqlPriceRepo(db).count("feed") == 1
     finally:
         await db.close()

@@ -1,21 +1,20 @@
-"""The delivery outbox on a real SQLite file: one transaction per alert, nothing lost or sent
-twice across an abandoned worker, and the state machine's edges."""
+"""The delivery outbox on a real SQLite file and a real PostgreSQL server: one transaction per
+alert, nothing lost or sent twice across an abandoned worker or two racing ones, and the state
+machine's edges."""
 
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import aiosqlite
 import pytest
+from sqlalchemy.exc import IntegrityError
 
-from core.adapters.sqlite import MIGRATIONS, Database
-from core.adapters.sqlite_outbox import SqliteOutbox, SqliteStateStore
-from core.adapters.sqlite_repos import (
-    SqliteAlertRepo,
-    SqliteMaterialRepo,
-    SqliteSubscriptionRepo,
-)
+from core.adapters.db.engine import Database, sqlite_url
+from core.adapters.db.repos.alerts import SqlAlertRepo
+from core.adapters.db.repos.outbox import LEASE, SqlOutbox, SqlStateStore
+from core.adapters.db.repos.prices import SqlMaterialRepo
+from core.adapters.db.repos.subscriptions import SqlSubscriptionRepo
 from core.delivery import DeliveryWorker
 from core.models import (
     Alert,
@@ -31,17 +30,18 @@ from core.models import (
 from core.recipients import RecipientDirectory
 from tests.fakes import COPPER, NOW, FakeClock, FakeNotifier
 from tests.fakes import COPPER_DROP as ALERT
+from tests.legacy import legacy_sqlite
 
 
-async def open_db(path: Path) -> Database:
-    db = await Database.open(path)
-    await SqliteMaterialRepo(db).upsert(COPPER)
+async def open_db(url: str) -> Database:
+    db = await Database.open(url)
+    await SqlMaterialRepo(db).upsert(COPPER)
     return db
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_db(tmp_path / "outbox.db")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = await open_db(database_url)
     yield database
     await database.close()
 
@@ -53,9 +53,9 @@ def chats(n: int) -> list[Recipient]:
 def worker_for(
     db: Database, clock: FakeClock, *notifiers: FakeNotifier, **options: object
 ) -> DeliveryWorker:
-    recipients = RecipientDirectory(SqliteSubscriptionRepo(db), clock, (), True, SqliteOutbox(db))
+    recipients = RecipientDirectory(SqlSubscriptionRepo(db), clock, (), True, SqlOutbox(db))
     return DeliveryWorker(
-        SqliteOutbox(db),
+        SqlOutbox(db),
         {n.channel: n for n in notifiers},
         recipients,
         clock,
@@ -64,9 +64,9 @@ def worker_for(
 
 
 async def test_an_alert_and_its_deliveries_are_stored_together_or_not_at_all(db: Database) -> None:
-    outbox = SqliteOutbox(db)
+    outbox = SqlOutbox(db)
     broken = [Recipient(Channel.TELEGRAM, "1"), Recipient(Channel.TELEGRAM, None)]  # type: ignore[arg-type]
-    with pytest.raises(Exception, match="NOT NULL"):
+    with pytest.raises(IntegrityError):
         await outbox.record(ALERT, broken)
     assert await outbox.last_alert(ALERT.dedup_key) is None
     assert await outbox.deliveries() == []
@@ -85,8 +85,8 @@ async def test_an_alert_and_its_deliveries_are_stored_together_or_not_at_all(db:
 async def test_the_worker_sends_each_pending_delivery_once_and_records_the_outcome(
     db: Database,
 ) -> None:
-    outbox, clock = SqliteOutbox(db), FakeClock()
-    await SqliteSubscriptionRepo(db).add(Subscription(Channel.TELEGRAM, "1003", NOW))
+    outbox, clock = SqlOutbox(db), FakeClock()
+    await SqlSubscriptionRepo(db).add(Subscription(Channel.TELEGRAM, "1003", NOW))
     alert = await outbox.record(ALERT, [*chats(4), Recipient(Channel.WHATSAPP, "+4915112345678")])
     telegram, whatsapp = FakeNotifier(Channel.TELEGRAM), FakeNotifier(Channel.WHATSAPP)
     telegram.script["1001"] = [SendResult(SendStatus.RETRY, "HTTP 502")]
@@ -103,19 +103,19 @@ async def test_the_worker_sends_each_pending_delivery_once_and_records_the_outco
     (summary,) = (await outbox.summaries([alert.id])).values()
     assert (summary.total, summary.sent, summary.failed, summary.waiting) == (5, 4, 1, 0)
     assert summary.failures == (("blocked by the user", 1),)
-    (blocked,) = await SqliteSubscriptionRepo(db).all(Channel.TELEGRAM)
+    (blocked,) = await SqlSubscriptionRepo(db).all(Channel.TELEGRAM)
     assert blocked.disabled_reason == "blocked by the user"
 
 
 async def test_an_abandoned_worker_loses_nothing_and_a_new_one_sends_nothing_twice(
-    tmp_path: Path,
+    database_url: str,
 ) -> None:
     """The crash: a worker dies mid-batch (its task cancelled, its connection never closed);
-    a new process opens the same file and finishes the job."""
-    path, clock = tmp_path / "crash.db", FakeClock()
-    first_db = await open_db(path)
-    await SqliteOutbox(first_db).record(ALERT, chats(20))
-    await SqliteOutbox(first_db).record(
+    a new process opens the same database and finishes the job."""
+    clock = FakeClock()
+    first_db = await open_db(database_url)
+    await SqlOutbox(first_db).record(ALERT, chats(20))
+    await SqlOutbox(first_db).record(
         Alert(AlertType.LOW_INVENTORY, Severity.CRITICAL, "copper", "Low", NOW, "low"), chats(5)
     )
 
@@ -138,7 +138,7 @@ async def test_an_abandoned_worker_loses_nothing_and_a_new_one_sends_nothing_twi
     with pytest.raises(asyncio.CancelledError):
         await run
 
-    second_db = await Database.open(path)  # the restarted process
+    second_db = await Database.open(database_url)  # the restarted process
     try:
         survivor = FakeNotifier(Channel.TELEGRAM)
         report = await worker_for(second_db, clock, survivor).run()
@@ -147,7 +147,7 @@ async def test_an_abandoned_worker_loses_nothing_and_a_new_one_sends_nothing_twi
         assert len(delivered) == 25 and report.sent == 18
         per_alert = [(a, m.dedup_key) for a, m in dying.sent + survivor.sent]
         assert len(set(per_alert)) == 25  # nobody got the same alert twice
-        statuses = {d.status for d in await SqliteOutbox(second_db).deliveries()}
+        statuses = {d.status for d in await SqlOutbox(second_db).deliveries()}
         assert statuses == {DeliveryStatus.SENT}
     finally:
         await second_db.close()
@@ -156,7 +156,7 @@ async def test_an_abandoned_worker_loses_nothing_and_a_new_one_sends_nothing_twi
 
 async def test_a_message_accepted_just_before_a_crash_is_sent_again(db: Database) -> None:
     """The documented at-least-once window: accepted by the channel, result not yet stored."""
-    outbox, clock = SqliteOutbox(db), FakeClock()
+    outbox, clock = SqlOutbox(db), FakeClock()
     await outbox.record(ALERT, chats(1))
     accepted = asyncio.Event()
 
@@ -179,8 +179,8 @@ async def test_a_message_accepted_just_before_a_crash_is_sent_again(db: Database
 
 
 async def test_a_moved_chat_gets_each_of_its_alerts_at_the_new_id_once(db: Database) -> None:
-    outbox, clock = SqliteOutbox(db), FakeClock()
-    subscriptions = SqliteSubscriptionRepo(db)
+    outbox, clock = SqlOutbox(db), FakeClock()
+    subscriptions = SqlSubscriptionRepo(db)
     await subscriptions.add(Subscription(Channel.TELEGRAM, "-100", NOW))
     first = await outbox.record(ALERT, [Recipient(Channel.TELEGRAM, "-100")])
     # The second alert went to both the old group and (already) the new supergroup.
@@ -206,7 +206,7 @@ async def test_a_moved_chat_gets_each_of_its_alerts_at_the_new_id_once(db: Datab
 
 
 async def test_removing_a_number_cancels_only_its_pending_deliveries(db: Database) -> None:
-    outbox = SqliteOutbox(db)
+    outbox = SqlOutbox(db)
     number = Recipient(Channel.WHATSAPP, "+4915112345678")
     await outbox.record(ALERT, [number, *chats(1)])
     assert await outbox.cancel(Channel.WHATSAPP, number.address, "removed") == 1
@@ -218,7 +218,7 @@ async def test_removing_a_number_cancels_only_its_pending_deliveries(db: Databas
 
 
 async def test_due_deliveries_respect_their_time_and_a_result_needs_a_claim(db: Database) -> None:
-    outbox = SqliteOutbox(db)
+    outbox = SqlOutbox(db)
     await outbox.record(ALERT, chats(2))
     (first, _), (second, _) = await outbox.due(Channel.TELEGRAM, NOW, 10)
     claimed = await outbox.claim(first.id, "me", NOW)
@@ -233,10 +233,10 @@ async def test_due_deliveries_respect_their_time_and_a_result_needs_a_claim(db: 
     assert [d.id for d, _ in await outbox.due(Channel.WHATSAPP, NOW, 10)] == []
 
 
-async def test_job_state_survives_a_restart(tmp_path: Path) -> None:
+async def test_job_state_survives_a_restart(database_url: str) -> None:
     for round_ in range(2):
-        db = await Database.open(tmp_path / "state.db")
-        state = SqliteStateStore(db)
+        db = await Database.open(database_url)
+        state = SqlStateStore(db)
         if round_ == 0:
             assert await state.get("csv-feed:x") is None
             await state.set("csv-feed:x", "1")
@@ -246,24 +246,59 @@ async def test_job_state_survives_a_restart(tmp_path: Path) -> None:
         await db.close()
 
 
+async def test_a_claim_whose_worker_died_is_taken_back_when_its_lease_runs_out(
+    db: Database,
+) -> None:
+    outbox = SqlOutbox(db)
+    await outbox.record(ALERT, chats(1))
+    ((delivery, _),) = await outbox.due(Channel.TELEGRAM, NOW, 10)
+    assert await outbox.claim(delivery.id, "old-worker", NOW) is not None
+    assert await outbox.due(Channel.TELEGRAM, NOW + LEASE / 2, 10) == []
+    later = NOW + LEASE + timedelta(seconds=1)
+    ((again, _),) = await outbox.due(Channel.TELEGRAM, later, 10)
+    reclaimed = await outbox.claim(again.id, "new-worker", later)
+    assert reclaimed is not None and reclaimed.attempts == 2
+
+
+async def test_two_workers_racing_over_one_outbox_never_claim_a_delivery_twice(
+    database_url: str,
+) -> None:
+    """Two processes' connections claim from the same due list at once."""
+    first, second = await open_db(database_url), await Database.open(database_url)
+    try:
+        await SqlOutbox(first).record(ALERT, chats(40))
+        due = [d.id for d, _ in await SqlOutbox(first).due(Channel.TELEGRAM, NOW, 100)]
+
+        async def claim_all(db: Database, owner: str) -> list[int]:
+            claimed = []
+            for delivery_id in due:
+                if await SqlOutbox(db).claim(delivery_id, owner, NOW) is not None:
+                    claimed.append(delivery_id)
+            return claimed
+
+        mine, theirs = await asyncio.gather(claim_all(first, "a"), claim_all(second, "b"))
+        assert sorted(mine + theirs) == sorted(due)
+        assert not set(mine) & set(theirs)
+    finally:
+        await second.close()
+        await first.close()
+
+
 async def test_alerts_from_before_the_outbox_migration_stay_readable(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    old = Database(await aiosqlite.connect(path, isolation_level=None), path)
-    old.connection.row_factory = aiosqlite.Row
-    await old.migrate(MIGRATIONS[:1])
-    await SqliteMaterialRepo(old).upsert(COPPER)
-    async with old.transaction() as tx:
-        await tx.execute(
-            """INSERT INTO alerts (type, severity, material, message, created_at, dedup_key)
-               VALUES ('LOW_INVENTORY', 'WARNING', 'copper', 'Low', '2026-11-01T08:00:00Z', 'k')"""
-        )
-    await old.close()
+    old = legacy_sqlite(path, version=1)
+    old.executescript(
+        """INSERT INTO materials VALUES ('copper', 'Copper', 't', 'USD', '[]');
+           INSERT INTO alerts (type, severity, material, message, created_at, dedup_key)
+           VALUES ('LOW_INVENTORY', 'WARNING', 'copper', 'Low', '2026-11-01T08:00:00Z', 'k');"""
+    )
+    old.close()
 
-    db = await Database.open(path)
+    db = await Database.open(sqlite_url(path))
     try:
-        (alert,) = await SqliteAlertRepo(db).recent(5)
+        (alert,) = await SqlAlertRepo(db).recent(5)
         assert (alert.message, alert.facts, alert.magnitude) == ("Low", None, None)
         assert alert.id is not None
-        assert await SqliteOutbox(db).summaries([alert.id]) == {}
+        assert await SqlOutbox(db).summaries([alert.id]) == {}
     finally:
         await db.close()

@@ -9,9 +9,9 @@ import pytest
 
 from bot.bootstrap import build_services, open_database
 from bot.settings import load_settings
+from core.adapters.db.repos.forecasts import SqlForecastRepo
 from core.adapters.processes import worker_pool
 from core.adapters.prophet_model import ProphetEngine, prophet_run
-from core.adapters.sqlite_forecasts import SqliteForecastRepo
 from core.forecast_model import (
     ForecastConfig,
     backtest,
@@ -79,14 +79,14 @@ async def test_forecasts_are_stored_with_settings_window_time_and_accuracy(
             services = await build_services(db, settings, clock, engine)
             assert services.forecasts is not None
             outlook = await services.forecasts.outlook(COPPER)
-            stored = await SqliteForecastRepo(db).latest("copper", 7)
+            stored = await SqlForecastRepo(db).latest("copper", 7)
             assert stored == outlook.forecast
             assert stored.last_day == date(2026, 11, 23)
             assert stored.made_at == clock.now()
             assert stored.training_start < stored.training_end == date(2026, 11, 23)
             assert stored.settings["training_days"] == 365
             assert stored.accuracy is not None and stored.accuracy.forecasts >= 15
-            assert len(await SqliteForecastRepo(db).runs("copper", 7)) >= 16
+            assert len(await SqlForecastRepo(db).runs("copper", 7)) >= 16
             clock.advance(hours=1)
             again = await services.forecasts.outlook(COPPER)
             assert again.forecast.made_at == stored.made_at  # read, not refitted

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from core.adapters.sqlite import Database
-from core.adapters.sqlite_outbox import SqliteOutbox
-from core.adapters.sqlite_repos import SqliteMaterialRepo
+from core.adapters.db.engine import Database, sqlite_url
+from core.adapters.db.repos.outbox import SqlOutbox
+from core.adapters.db.repos.prices import SqlMaterialRepo
 from core.models import Alert, AlertType, Channel, DeliveryStatus, Recipient, Severity
 from tests.fakes import COPPER
 
@@ -94,9 +94,9 @@ async def start_worker(db_path: Path, base_url: str, *args: str) -> asyncio.subp
 
 
 async def statuses(db_path: Path) -> Counter[DeliveryStatus]:
-    db = await Database.open(db_path)
+    db = await Database.open(sqlite_url(db_path))
     try:
-        return Counter(d.status for d in await SqliteOutbox(db).deliveries())
+        return Counter(d.status for d in await SqlOutbox(db).deliveries())
     finally:
         await db.close()
 
@@ -112,11 +112,11 @@ async def test_kill_9_during_and_right_after_delivery_loses_nothing_and_repeats_
 ) -> None:
     fake, base_url = twilio
     db_path = tmp_path / "restart.db"
-    db = await Database.open(db_path)
-    await SqliteMaterialRepo(db).upsert(COPPER)
+    db = await Database.open(sqlite_url(db_path))
+    await SqlMaterialRepo(db).upsert(COPPER)
     now = datetime.now(UTC).replace(microsecond=0)
     alert = Alert(AlertType.PRICE_DROP, Severity.CRITICAL, "copper", "Copper fell 20%", now, "d")
-    await SqliteOutbox(db).record(alert, [Recipient(Channel.WHATSAPP, n) for n in NUMBERS])
+    await SqlOutbox(db).record(alert, [Recipient(Channel.WHATSAPP, n) for n in NUMBERS])
     await db.close()
 
     # 1. Killed while the 4th message is in flight.

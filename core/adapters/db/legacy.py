@@ -1,22 +1,9 @@
-"""The SQLite database: connection settings, migrations and transactions (aiosqlite)."""
+"""The SQLite schema before Alembic: each step was applied once, in order, in one transaction,
+and their count kept in PRAGMA user_version. Frozen: a database from before the move to
+SQLAlchemy is brought up to step 4 with these, then Alembic takes over from its baseline
+(`0001`), which is the same schema."""
 
-from __future__ import annotations
-
-import asyncio
-import contextvars
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any
-
-import aiosqlite
-
-BUSY_TIMEOUT_MS = 5000
-
-# Each migration is applied once, in order, inside one transaction; the number of migrations
-# applied is kept in PRAGMA user_version. Never edit a released migration: append a new one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+STEPS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE materials (
             key TEXT PRIMARY KEY,
@@ -181,111 +168,3 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
     ),
 )
-
-
-class SchemaTooNew(RuntimeError):
-    """The database was written by a newer version of this program."""
-
-
-def to_db_time(moment: datetime) -> str:
-    """UTC, to the second, in one fixed-width form so text order is time order."""
-    if moment.tzinfo is None:
-        raise ValueError("times stored must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def from_db_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-def to_db_date(day: date | None) -> str | None:
-    return None if day is None else day.isoformat()
-
-
-def from_db_date(text: str | None) -> date | None:
-    return None if text is None else date.fromisoformat(text)
-
-
-class Database:
-    """One aiosqlite connection in autocommit mode; writes go through `transaction()`."""
-
-    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
-        self.connection = connection
-        self.path = path
-        self._write_lock = asyncio.Lock()
-        self._in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar(
-            f"in_transaction_{id(self)}", default=False
-        )
-
-    @classmethod
-    async def open(cls, path: Path | str) -> Database:
-        """Connects (creating the file and its folder if needed) and applies pending migrations."""
-        path = Path(path)
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(path, isolation_level=None)
-        connection.row_factory = aiosqlite.Row
-        database = cls(connection, path)
-        try:
-            for pragma in (
-                f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
-                "PRAGMA journal_mode = WAL",
-                "PRAGMA synchronous = NORMAL",
-                "PRAGMA foreign_keys = ON",
-            ):
-                await connection.execute(pragma)
-            await database.migrate()
-        except BaseException:
-            await connection.close()
-            raise
-        return database
-
-    async def close(self) -> None:
-        await self.connection.close()
-
-    async def schema_version(self) -> int:
-        row = await self.fetchone("PRAGMA user_version")
-        assert row is not None
-        return int(row[0])
-
-    async def migrate(self, migrations: tuple[tuple[str, ...], ...] = MIGRATIONS) -> None:
-        """Applies the migrations not applied yet, each in its own transaction."""
-        version = await self.schema_version()
-        if version > len(migrations):
-            raise SchemaTooNew(
-                f"The database {self.path} has schema version {version}, but this version of "
-                f"procurebot knows only up to {len(migrations)}: upgrade procurebot, or point "
-                "DATABASE_PATH at another file."
-            )
-        for number, statements in enumerate(migrations[version:], start=version + 1):
-            async with self.transaction() as connection:
-                for statement in statements:
-                    await connection.execute(statement)
-                await connection.execute(f"PRAGMA user_version = {number:d}")
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction; nested uses in the same task join the outer one."""
-        if self._in_transaction.get():
-            yield self.connection
-            return
-        async with self._write_lock:
-            token = self._in_transaction.set(True)
-            await self.connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.connection
-            except BaseException:
-                await self.connection.execute("ROLLBACK")
-                raise
-            else:
-                await self.connection.execute("COMMIT")
-            finally:
-                self._in_transaction.reset(token)
-
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.connection.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
-
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self.connection.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()

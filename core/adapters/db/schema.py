@@ -1,0 +1,280 @@
+"""The database's tables, in one MetaData, for SQLite and PostgreSQL alike.
+
+Times are UTC. SQLite keeps them as fixed-width text (`2026-11-26T09:30:00Z`, so text order is
+time order, as every database before the move to SQLAlchemy stored them); PostgreSQL as
+`timestamptz`. Both hold whole seconds. Dates are ISO text on SQLite and `date` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+_TEXT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored in UTC to the second."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(20))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("times stored must be timezone-aware")
+        value = value.astimezone(UTC).replace(microsecond=0)
+        return value.strftime(_TEXT_FORMAT) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return datetime.strptime(value, _TEXT_FORMAT).replace(tzinfo=UTC)
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
+
+
+# Row ids: 64-bit on PostgreSQL; on SQLite an INTEGER PRIMARY KEY (the rowid) is 64-bit already.
+RowId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# Telegram user ids go past 2**31.
+UserId = sa.BigInteger
+
+ALERT_TYPES = ("PRICE_DROP", "PRICE_INCREASE", "LOW_INVENTORY", "BUY_SIGNAL")
+SEVERITIES = ("CRITICAL", "WARNING", "INFO")
+ROLES = ("admin", "buyer")
+CHANNELS = ("telegram", "whatsapp")
+DELIVERY_STATES = ("pending", "sending", "sent", "failed")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return sa.CheckConstraint(f"{column} IN ({listed})")
+
+
+def _material(**kwargs: Any) -> sa.Column[str]:
+    return sa.Column(
+        "material", sa.Text, sa.ForeignKey("materials.key", ondelete="CASCADE"), **kwargs
+    )
+
+
+metadata = sa.MetaData()
+
+materials = sa.Table(
+    "materials",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    # a JSON list of other names
+    sa.Column("aliases", sa.Text, nullable=False, server_default=""),
+    # the order materials are listed in (the order they were added)
+    sa.Column("position", sa.Integer, nullable=False, server_default="0"),
+)
+
+prices = sa.Table(
+    "prices",
+    metadata,
+    sa.Column("id", RowId, primary_key=True),
+    _material(nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("price", sa.Float, sa.CheckConstraint("price > 0"), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.UniqueConstraint("material", "at", "source"),
+    sa.Index("prices_by_material_time", "material", "at"),
+)
+
+# Each day's last price, kept by the price repository as prices come and go, so a retrain
+# reads one row a day instead of grouping every poll ever stored.
+daily_closes = sa.Table(
+    "daily_closes",
+    metadata,
+    _material(primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("price", sa.Float, nullable=False),
+)
+
+inventory = sa.Table(
+    "inventory",
+    metadata,
+    _material(primary_key=True),
+    sa.Column("on_hand", sa.Float, sa.CheckConstraint("on_hand >= 0"), nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column(
+        "daily_consumption",
+        sa.Float,
+        sa.CheckConstraint("daily_consumption >= 0"),
+        nullable=False,
+    ),
+    sa.Column("minimum", sa.Float, sa.CheckConstraint("minimum >= 0"), nullable=False),
+    sa.Column(
+        "lead_time_days", sa.Integer, sa.CheckConstraint("lead_time_days >= 0"), nullable=False
+    ),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+consumption = sa.Table(
+    "consumption",
+    metadata,
+    _material(primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("quantity", sa.Float, sa.CheckConstraint("quantity >= 0"), nullable=False),
+)
+
+vendor_quotes = sa.Table(
+    "vendor_quotes",
+    metadata,
+    sa.Column("id", RowId, primary_key=True),
+    sa.Column("vendor", sa.Text, nullable=False),
+    _material(nullable=False),
+    sa.Column("price", sa.Float, sa.CheckConstraint("price > 0"), nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("rating", sa.Float, sa.CheckConstraint("rating BETWEEN 0 AND 5"), nullable=False),
+    sa.Column(
+        "delivery_days", sa.Integer, sa.CheckConstraint("delivery_days >= 0"), nullable=False
+    ),
+    sa.Column("min_order_qty", sa.Float),
+    sa.Column("valid_until", sa.Date),
+    sa.UniqueConstraint("vendor", "material"),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", RowId, primary_key=True),
+    sa.Column("type", sa.Text, _one_of("type", ALERT_TYPES), nullable=False),
+    sa.Column("severity", sa.Text, _one_of("severity", SEVERITIES), nullable=False),
+    _material(),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("dedup_key", sa.Text, nullable=False),
+    sa.Column("magnitude", sa.Float),
+    # the structured parts, as JSON
+    sa.Column("facts", sa.Text),
+    sa.Index("alerts_by_time", "created_at"),
+    sa.Index("alerts_by_condition", "dedup_key", "created_at"),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", UserId, primary_key=True, autoincrement=False),
+    sa.Column("role", sa.Text, _one_of("role", ROLES), nullable=False),
+    sa.Column("name", sa.Text),
+    sa.Column("added_by", UserId),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+)
+
+invites = sa.Table(
+    "invites",
+    metadata,
+    # only a hash of each code is stored
+    sa.Column("code_hash", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text, _one_of("role", ROLES), nullable=False),
+    sa.Column("created_by", UserId),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("used_by", UserId),
+    sa.Column("used_at", UtcDateTime),
+)
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("channel", sa.Text, _one_of("channel", CHANNELS), primary_key=True),
+    sa.Column("address", sa.Text, primary_key=True),
+    sa.Column("added_by", UserId),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("disabled_reason", sa.Text),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", RowId, primary_key=True),
+    sa.Column("alert_id", RowId, sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("channel", sa.Text, _one_of("channel", CHANNELS), nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column(
+        "status",
+        sa.Text,
+        _one_of("status", DELIVERY_STATES),
+        nullable=False,
+        server_default="pending",
+    ),
+    sa.Column(
+        "attempts",
+        sa.Integer,
+        sa.CheckConstraint("attempts >= 0"),
+        nullable=False,
+        server_default="0",
+    ),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("claimed_by", sa.Text),
+    sa.Column("sent_at", UtcDateTime),
+    sa.Column("detail", sa.Text, nullable=False, server_default=""),
+    # when the delivery was claimed: a claim older than the lease is taken back
+    sa.Column("claimed_at", UtcDateTime),
+    sa.UniqueConstraint("alert_id", "channel", "address"),
+    sa.Index(
+        "deliveries_due",
+        "channel",
+        "next_attempt_at",
+        "id",
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
+    ),
+    sa.Index(
+        "deliveries_in_flight",
+        "claimed_by",
+        sqlite_where=sa.text("status = 'sending'"),
+        postgresql_where=sa.text("status = 'sending'"),
+    ),
+    sa.Index("deliveries_by_address", "channel", "address", "status"),
+)
+
+job_state = sa.Table(
+    "job_state",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+model_runs = sa.Table(
+    "model_runs",
+    metadata,
+    _material(primary_key=True),
+    sa.Column("horizon", sa.Integer, sa.CheckConstraint("horizon > 0"), primary_key=True),
+    sa.Column("origin", sa.Date, primary_key=True),
+    # the run, as JSON
+    sa.Column("run", sa.Text, nullable=False),
+    sa.Column("made_at", UtcDateTime, nullable=False),
+)
+
+forecasts = sa.Table(
+    "forecasts",
+    metadata,
+    _material(primary_key=True),
+    sa.Column("horizon", sa.Integer, sa.CheckConstraint("horizon > 0"), primary_key=True),
+    sa.Column("origin", sa.Date, primary_key=True),
+    sa.Column("made_at", UtcDateTime, nullable=False),
+    sa.Column("backfilled", sa.Boolean, nullable=False),
+    sa.Column("price", sa.Float, sa.CheckConstraint("price > 0"), nullable=False),
+    sa.Column("lower", sa.Float, nullable=False),
+    sa.Column("upper", sa.Float, nullable=False),
+    # the whole forecast, as JSON
+    sa.Column("forecast", sa.Text, nullable=False),
+)

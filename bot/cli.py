@@ -166,8 +166,14 @@ async def _db_copy(settings: Settings, to: str) -> int:
     return 1
 
 
+async def _open_and_close(settings: Settings) -> None:
+    """Checks DATABASE_URL (and upgrades the schema) before anything else starts."""
+    await (await Database.open(settings.database)).close()
+
+
 def _run(settings: Settings) -> int:
     if settings.telegram_bot_token is not None:
+        asyncio.run(_open_and_close(settings))
         return telegram_app.run(settings)
     if sys.stdin.isatty() and sys.stdout.isatty():
         print(

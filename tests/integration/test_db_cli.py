@@ -1,0 +1,91 @@
+"""`procurebot db check`, `db copy` and a DATABASE_URL that cannot be used, as an operator runs
+them: the real command line in its own process."""
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from core.adapters.db.copy import row_counts
+from core.adapters.db.engine import Database, sqlite_url
+from core.adapters.db.migrate import head
+from core.adapters.db.repos.prices import SqlMaterialRepo, SqlPriceRepo
+from core.adapters.db.repos.stock import SqlInventoryRepo
+from core.models import PricePoint
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def procurebot(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "TELEGRAM_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+async def test_copy_moves_every_table_into_an_empty_database_and_refuses_a_full_one(
+    tmp_path: Path, database_url: str
+) -> None:
+    source = sqlite_url(tmp_path / "source.db")
+    assert procurebot("seed", DATABASE_URL=source).returncode == 0
+
+    copied = procurebot("db", "copy", "--to", database_url, DATABASE_URL=source)
+    assert copied.returncode == 0, copied.stderr
+    assert "prices" in copied.stdout and "DIFFERS" not in copied.stdout
+
+    before, after = await Database.open(source), await Database.open(database_url)
+    try:
+        assert await row_counts(before) == await row_counts(after)
+        assert (await row_counts(after))["prices"] > 0
+        assert await SqlMaterialRepo(after).all() == await SqlMaterialRepo(before).all()
+        for material in ("copper", "zinc"):
+            assert await SqlPriceRepo(after).latest(material) == await SqlPriceRepo(before).latest(
+                material
+            )
+        assert await SqlInventoryRepo(after).all() == await SqlInventoryRepo(before).all()
+        # new rows in the copy get ids after the copied ones
+        later = PricePoint("copper", datetime.now(UTC), 1.0, "after-the-copy")
+        assert await SqlPriceRepo(after).add([later]) == 1
+    finally:
+        await before.close()
+        await after.close()
+
+    again = procurebot("db", "copy", "--to", database_url, DATABASE_URL=source)
+    assert again.returncode == 2
+    assert again.stderr.strip().endswith("is not empty: copy into an empty database")
+    assert len(again.stderr.strip().splitlines()) == 1
+
+
+def test_check_names_the_backend_and_the_schema_version(tmp_path: Path, database_url: str) -> None:
+    fresh = procurebot("db", "check", DATABASE_URL=database_url)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "schema version none" in fresh.stdout
+    procurebot("seed", DATABASE_URL=database_url)
+    checked = procurebot("db", "check", DATABASE_URL=database_url)
+    backend = "SQLite" if database_url.startswith("sqlite") else "PostgreSQL"
+    assert f"({backend}), schema version {head()} (up to date)" in checked.stdout
+
+
+@pytest.mark.parametrize("command", [("seed",), ("db", "check"), ("console",), ("run",)])
+def test_an_unusable_database_url_stops_with_one_line_and_no_password(
+    command: tuple[str, ...],
+) -> None:
+    result = procurebot(
+        *command,
+        DATABASE_URL="postgresql://bob:s3cret@127.0.0.1:1/procurement",
+        TELEGRAM_BOT_TOKEN="123:not-used-because-the-database-comes-first",
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("DATABASE_URL postgresql://bob:***@127.0.0.1:1/procurement")
+    assert "s3cret" not in result.stderr + result.stdout

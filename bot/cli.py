@@ -15,6 +15,7 @@ from bot.backtest import describe, load_series, run_backtest, write_csv
 from bot.bootstrap import open_services
 from bot.console import run_console
 from bot.settings import Settings, SettingsError, load_settings
+from core.adapters.db.leader import AnotherInstance, DatabaseUnusable, LeadershipLost
 from core.adapters.processes import default_workers, worker_pool
 from core.adapters.sqlite import Database, SchemaTooNew
 from core.errors import UserError
@@ -167,5 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SchemaTooNew, SettingsError) as error:  # SettingsError: alert settings at `run`
         print(error, file=sys.stderr)
         return USAGE_ERROR
+    except (AnotherInstance, DatabaseUnusable) as error:  # `run` could not take the lead
+        print(error, file=sys.stderr)
+        return USAGE_ERROR
+    except LeadershipLost:  # logged when it happened; systemd starts it again, as a standby
+        return 1
     except KeyboardInterrupt:
         return 130

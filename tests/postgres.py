@@ -29,6 +29,10 @@ from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
 SUPERUSER = "procurebot"
 SERVER_ACCOUNT = "postgres"  # the system user the server runs as when the tests run as root
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")
@@ -54,6 +58,16 @@ class Binaries:
 
     def __getitem__(self, name: str) -> str:
         return str(self.directory / name)
+
+
+def async_engine(url: str) -> AsyncEngine:
+    """An engine over the async driver of the URL's backend, with no pool (a test's own
+    connections, closed when it is done)."""
+    parsed = make_url(url)
+    driver = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+    return create_async_engine(
+        parsed.set(drivername=driver[parsed.get_backend_name()]), poolclass=NullPool
+    )
 
 
 def find_binaries(as_root: bool) -> Binaries:

@@ -17,59 +17,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from core.adapters.db.leader import (
-    LOCK_KEY,
-    AdvisoryLockLeadership,
     AnotherInstance,
-    DatabaseUnreachable,
+    DatabaseUnusable,
     SqliteInstanceLock,
     leadership_for,
 )
+from tests.leadership import lock_holders, quick_leadership, standing_by
+from tests.postgres import async_engine
 
 TAKEOVER_LIMIT = 15.0  # seconds: the issue's bound for a standby to take over
 PATIENCE = 30.0  # seconds; only stops a broken test from hanging
-
-
-def engine_for(url: str) -> AsyncEngine:
-    parsed = make_url(url).set(drivername="postgresql+asyncpg")
-    return create_async_engine(parsed, poolclass=NullPool)
-
-
-def quick(url: str) -> AdvisoryLockLeadership:
-    """Leadership that retries and checks ten times a second, so the tests run fast."""
-    return AdvisoryLockLeadership(
-        engine_for(url), retry_every=0.1, check_every=0.1, check_timeout=1.0, owns_engine=True
-    )
-
-
-async def lock_holders(url: str) -> list[str]:
-    """application_name of each session holding the leader lock."""
-    engine = engine_for(url)
-    try:
-        async with engine.connect() as connection:
-            rows = await connection.execute(
-                text(
-                    """SELECT a.application_name FROM pg_locks l
-                       JOIN pg_stat_activity a ON a.pid = l.pid
-                       WHERE l.locktype = 'advisory' AND l.granted
-                         AND l.classid = :high AND l.objid = :low"""
-                ),
-                {"high": LOCK_KEY >> 32, "low": LOCK_KEY & 0xFFFFFFFF},
-            )
-            return [row[0] for row in rows]
-    finally:
-        await engine.dispose()
-
-
-async def standing_by(caplog: pytest.LogCaptureFixture) -> None:
-    """Waits until a standby has said that it stands by."""
-    deadline = time.monotonic() + PATIENCE
-    while not any("Standing by" in r.getMessage() for r in caplog.records):
-        assert time.monotonic() < deadline, "no instance said it stands by"
-        await asyncio.sleep(0.05)
 
 
 async def takeover_time(standby: asyncio.Task[None], since: float) -> float:
@@ -81,7 +40,7 @@ async def test_one_instance_leads_and_another_stands_by_until_it_releases(
     postgres_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="core.adapters.db.leader")
-    leader, standby = quick(postgres_url), quick(postgres_url)
+    leader, standby = quick_leadership(postgres_url), quick_leadership(postgres_url)
     await leader.acquire()
     waiting = asyncio.create_task(standby.acquire())
     try:
@@ -137,11 +96,11 @@ async def test_a_standby_takes_over_within_15_s_when_the_leader_process_is_kille
 async def test_a_leader_whose_session_is_ended_stops_leading_and_a_standby_takes_over(
     postgres_url: str,
 ) -> None:
-    leader, standby = quick(postgres_url), quick(postgres_url)
+    leader, standby = quick_leadership(postgres_url), quick_leadership(postgres_url)
     await leader.acquire()
     waiting = asyncio.create_task(standby.acquire())
     try:
-        engine = engine_for(postgres_url)
+        engine = async_engine(postgres_url)
         async with engine.connect() as admin:
             await admin.execute(
                 text(
@@ -169,7 +128,7 @@ async def test_a_leader_cut_off_from_the_database_stops_leading_before_anyone_ta
     database = make_url(postgres_url)
     async with frozen_on_demand(database.host or "", database.port or 5432) as proxy:
         via_proxy = database.set(port=proxy.port).render_as_string(hide_password=False)
-        leader, standby = quick(via_proxy), quick(postgres_url)
+        leader, standby = quick_leadership(via_proxy), quick_leadership(postgres_url)
         await leader.acquire()
         waiting = asyncio.create_task(standby.acquire())
         try:
@@ -189,7 +148,7 @@ async def test_a_leader_cut_off_from_the_database_stops_leading_before_anyone_ta
 
 async def test_an_unreachable_database_stops_the_start_with_one_line_and_no_password() -> None:
     leadership = leadership_for("postgresql://buyer:s3cret-pass@127.0.0.1:9/procurement")
-    with pytest.raises(DatabaseUnreachable) as refused:
+    with pytest.raises(DatabaseUnusable) as refused:
         await leadership.acquire()
     await leadership.release()
     message = str(refused.value)
@@ -199,9 +158,9 @@ async def test_an_unreachable_database_stops_the_start_with_one_line_and_no_pass
 
 
 def test_a_url_that_is_no_database_is_refused_in_one_line() -> None:
-    with pytest.raises(DatabaseUnreachable, match="expected sqlite:///PATH"):
+    with pytest.raises(DatabaseUnusable, match="expected sqlite:///PATH"):
         leadership_for("mysql://buyer:pw@db/procurement")
-    with pytest.raises(DatabaseUnreachable, match="not a database URL"):
+    with pytest.raises(DatabaseUnusable, match="not a database URL"):
         leadership_for("var/procurement.db")
 
 

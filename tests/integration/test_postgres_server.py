@@ -11,17 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests import postgres
-from tests.postgres import NoServer, PostgresServer
-
-
-def async_engine(url: str) -> AsyncEngine:
-    """An engine over the async driver of the URL's backend (the storage layer's job, later)."""
-    parsed = make_url(url)
-    driver = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
-    return create_async_engine(parsed.set(drivername=driver[parsed.get_backend_name()]))
+from tests.postgres import NoServer, PostgresServer, async_engine
 
 
 async def test_each_test_gets_its_own_empty_database(postgres_server: PostgresServer) -> None:

@@ -66,9 +66,13 @@ class AnotherInstance(Exception):
     """Another `procurebot run` is using this SQLite database; the message says what to do."""
 
 
-class DatabaseUnreachable(Exception):
-    """The database could not be reached to take the lead; the message names DATABASE_URL and
-    the cause, never a password."""
+class LeadershipLost(Exception):
+    """The process stopped because it lost the lead; the message says why."""
+
+
+class DatabaseUnusable(Exception):
+    """DATABASE_URL names no database the lead can be taken on (not a database URL, or a server
+    that never answered); the message names the setting and the cause, never a password."""
 
 
 class Leadership(Protocol):
@@ -76,7 +80,7 @@ class Leadership(Protocol):
 
     async def acquire(self) -> None:
         """Returns once this process leads; a standby waits in here. Raises AnotherInstance
-        (SQLite) or DatabaseUnreachable (the database never answered)."""
+        (SQLite) or DatabaseUnusable."""
         ...
 
     async def lost(self) -> str:
@@ -94,7 +98,7 @@ def leadership_for(database_url: str) -> Leadership:
     try:
         url = make_url(database_url)
     except ArgumentError:
-        raise DatabaseUnreachable(
+        raise DatabaseUnusable(
             "DATABASE_URL is not a database URL: expected sqlite:///PATH or "
             "postgresql://user:password@host:5432/database"
         ) from None
@@ -104,7 +108,7 @@ def leadership_for(database_url: str) -> Leadership:
     if backend == "postgresql":
         engine = create_async_engine(url.set(drivername="postgresql+asyncpg"), poolclass=NullPool)
         return AdvisoryLockLeadership(engine, owns_engine=True)
-    raise DatabaseUnreachable(
+    raise DatabaseUnusable(
         f"DATABASE_URL={_shown(url)} is neither a SQLite file nor "
         "a PostgreSQL database: expected sqlite:///PATH or postgresql://user:password@host/db"
     )
@@ -189,7 +193,7 @@ class AdvisoryLockLeadership:
                 await self._drop_connection()
                 cause = _cause(error)
                 if not reached:
-                    raise DatabaseUnreachable(
+                    raise DatabaseUnusable(
                         f"Cannot reach the database at DATABASE_URL={_shown(self._engine.url)} "
                         f"({cause}): "
                         "check the setting and that the server is up."

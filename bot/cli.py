@@ -12,11 +12,12 @@ from urllib.parse import quote
 
 from bot import telegram_app
 from bot.backtest import describe, load_series, run_backtest, write_csv
-from bot.bootstrap import open_services
+from bot.bootstrap import check_alert_settings, open_services
 from bot.console import run_console
 from bot.settings import Settings, SettingsError, load_settings
 from core.adapters.db.copy import copy_database
 from core.adapters.db.engine import Database, DatabaseError, database_password
+from core.adapters.db.leader import AnotherInstance, LeadershipLost
 from core.adapters.db.migrate import SchemaTooNew, current_revision, head
 from core.adapters.processes import default_workers, worker_pool
 from core.errors import UserError
@@ -59,7 +60,7 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     # httpx logs each request URL at INFO, and the bot token is part of that URL; the twilio
     # client logs every request's headers and URL at INFO.
     noisy_loggers = ("httpx", "httpcore", "cmdstanpy", "prophet", "matplotlib", "apscheduler")
-    for noisy in (*noisy_loggers, "twilio", "aiohttp", "alembic"):
+    for noisy in (*noisy_loggers, "twilio", "aiohttp", "alembic", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -166,14 +167,16 @@ async def _db_copy(settings: Settings, to: str) -> int:
     return 1
 
 
-async def _open_and_close(settings: Settings) -> None:
-    """Checks DATABASE_URL (and upgrades the schema) before anything else starts."""
-    await (await Database.open(settings.database)).close()
+async def _reach_database(settings: Settings) -> None:
+    """Raises DatabaseError when DATABASE_URL cannot be used, before Telegram is asked anything
+    (the schema is brought up to date later, by the leader)."""
+    await (await Database.open(settings.database, migrate=False)).close()
 
 
 def _run(settings: Settings) -> int:
     if settings.telegram_bot_token is not None:
-        asyncio.run(_open_and_close(settings))
+        check_alert_settings(settings)
+        asyncio.run(_reach_database(settings))
         return telegram_app.run(settings)
     if sys.stdin.isatty() and sys.stdout.isatty():
         print(
@@ -226,12 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return asyncio.run(_db_check(settings))
             return asyncio.run(_db_copy(settings, args.to))
         return _backtest(args, settings)
-    except (
-        DatabaseError,
-        SchemaTooNew,
-        SettingsError,
-    ) as error:  # SettingsError: alert settings at `run`
+    # SettingsError: alert settings at `run`; AnotherInstance: `run` on a SQLite file in use
+    except (AnotherInstance, DatabaseError, SchemaTooNew, SettingsError) as error:
         print(error, file=sys.stderr)
         return USAGE_ERROR
+    except LeadershipLost:  # logged when it happened; systemd starts it again, as a standby
+        return 1
     except KeyboardInterrupt:
         return 130

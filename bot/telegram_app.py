@@ -53,11 +53,13 @@ from bot.bootstrap import build_alerting, build_services, check_alert_settings, 
 from bot.commands import COMMANDS, Caller, execute, parse, refusal, short_refusal
 from bot.formatting import CAPTION_LIMIT, Reply, split_message
 from bot.jobs import register_forecast_jobs, register_jobs
+from bot.lead import Lead
 from bot.loop_monitor import LoopMonitor
 from bot.rate_limit import MessageRateLimiter
 from bot.rendering import Renderer
 from bot.settings import Settings
 from bot.telegram_notifier import TelegramNotifier
+from core.adapters.db.leader import Leadership, leadership_for
 from core.adapters.prophet_model import ProphetEngine
 from core.models import Channel
 from core.ports import AdviceSource, Clock, SystemClock
@@ -94,17 +96,20 @@ def build_application(
     clock: Clock | None = None,
     renderer: Renderer | None = None,
     advice: AdviceSource | None = None,
+    leadership: Leadership | None = None,
 ) -> App:
     """The bot, ready for `run_polling`; `renderer` defaults to a pool of chart processes
     that the bot starts and stops itself. `advice` gives the current recommendations for
-    BUY_SIGNAL alerts (default: the bot's own forecasting service).
+    BUY_SIGNAL alerts (default: the bot's own forecasting service). `leadership` decides
+    whether this instance may poll and run the jobs (default: the database's kind, see
+    core/adapters/db/leader.py).
 
     Raises SettingsError for alert settings that cannot work together, before anything
     connects anywhere."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is needed to build the Telegram bot")
     check_alert_settings(settings)
-    runtime = BotRuntime(settings, clock, renderer, advice)
+    runtime = BotRuntime(settings, clock, renderer, advice, leadership)
     application = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
@@ -169,16 +174,19 @@ class BotRuntime:
         clock: Clock | None,
         renderer: Renderer | None,
         advice: AdviceSource | None,
+        leadership: Leadership | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock or SystemClock()
         self._renderer = renderer
         self._advice = advice
+        self._lead = Lead(leadership or leadership_for(settings.database))
         self._stack = AsyncExitStack()
 
     async def start(self, application: App) -> None:
-        """post_init: services into bot_data, chart workers warm, the alert jobs scheduled,
-        the command menu set."""
+        """post_init: the lead taken (a standby waits here), services into bot_data, chart
+        workers warm, the alert jobs scheduled, the command menu set."""
+        await self._lead.take(application, self._stack)  # a standby waits here
         settings = self._settings
         db = await self._stack.enter_async_context(open_database(settings, self._clock))
         engine = ProphetEngine.in_processes()  # its workers start at the first fit
@@ -219,8 +227,11 @@ class BotRuntime:
         )
 
     async def stop(self, application: App) -> None:
-        """post_shutdown: closes what `start` opened, the database last."""
+        """post_shutdown: closes what `start` opened, the database last and then the lead.
+        Raises LeadershipLost when the bot stopped because it lost the lead."""
+        await self._lead.stop_waiting()
         await self._stack.aclose()
+        self._lead.raise_if_lost()
 
 
 async def set_command_menu(application: App, admin_ids: frozenset[int]) -> None:

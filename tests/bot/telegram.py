@@ -17,6 +17,7 @@ from bot.bootstrap import Alerting
 from bot.rendering import Renderer
 from bot.settings import Settings, load_settings
 from bot.telegram_app import ALERTING, ALLOWED_UPDATES, NOTIFIER, SERVICES, App, build_application
+from core.adapters.db.leader import Leadership
 from core.delivery import DeliveryReport
 from core.ports import Notifier
 from core.services import Services
@@ -127,6 +128,7 @@ async def running_bot(
     renderer: Renderer,
     clock: FakeClock | None = None,
     scheduled_jobs: bool = False,
+    leadership: Leadership | None = None,
     **settings: Any,
 ) -> AsyncIterator[RunningBot]:
     """Starts the bot as `run_polling` does (initialize, post_init, polling, start) and stops
@@ -134,7 +136,10 @@ async def running_bot(
     otherwise a test runs them itself when it wants them (`bot.deliver()`)."""
     clock = clock or FakeClock()
     application = build_application(
-        bot_settings(api, database, **settings), clock=clock, renderer=renderer
+        bot_settings(api, database, **settings),
+        clock=clock,
+        renderer=renderer,
+        leadership=leadership,
     )
     bot = RunningBot(application, api, clock)
     application.add_handler(TypeHandler(Update, bot.mark_answered), group=DONE_GROUP)

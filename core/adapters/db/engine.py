@@ -119,7 +119,7 @@ class Database:
         except (OSError, DBAPIError, OperationalError, TimeoutError) as error:
             await database.close()
             raise DatabaseError(
-                f"DATABASE_URL {shown(parsed)} cannot be used: {_cause(error)}"
+                f"DATABASE_URL {shown(parsed)} cannot be used: {cause_of(error)}"
             ) from None
         except BaseException:
             await database.close()
@@ -249,7 +249,7 @@ def _sqlite_begin(connection: sa.Connection) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
-def _cause(error: BaseException) -> str:
+def cause_of(error: BaseException) -> str:
     """The first line of what went wrong, without SQLAlchemy's boilerplate."""
     original = getattr(error, "orig", None) or error
     text = str(original).strip().splitlines()[0] if str(original).strip() else ""

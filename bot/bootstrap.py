@@ -32,6 +32,7 @@ from core.adapters.twilio_whatsapp import TwilioWhatsAppNotifier
 from core.alert_rules import AlertPolicy
 from core.alerts import AlertService
 from core.delivery import DeliveryWorker
+from core.errors import UnknownMaterial
 from core.feeds import PricePoller
 from core.forecasting import ForecastService
 from core.inventory import InventoryService
@@ -100,9 +101,10 @@ async def build_services(
     )
 
 
-def check_alert_settings(settings: Settings) -> None:
+def check_alert_settings(settings: Settings, catalog: MaterialCatalog | None = None) -> None:
     """Raises SettingsError, naming the missing setting, when the alert settings cannot work
-    together; `procurebot run` checks this before it connects to Telegram."""
+    together; `procurebot run` checks this before it connects to Telegram. With the `catalog`,
+    every material PRICE_HTTP_PATHS names must be one of it (check_feed_settings)."""
     if settings.whatsapp_enabled and settings.twilio_whatsapp_from is None:
         raise SettingsError(
             "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are set but TWILIO_WHATSAPP_FROM is not: "
@@ -113,6 +115,20 @@ def check_alert_settings(settings: Settings) -> None:
             "PRICE_SOURCE is an http: feed but PRICE_HTTP_PATHS is empty: say where each "
             "price sits in the JSON, e.g. PRICE_HTTP_PATHS=copper=rates.XCU,aluminium=rates.ALU"
         )
+    if catalog is not None and settings.price_source.kind == "http":
+        for name in settings.price_http_paths:
+            try:
+                catalog.resolve(name)
+            except UnknownMaterial as error:
+                raise SettingsError(f"Invalid setting PRICE_HTTP_PATHS: {error}") from None
+
+
+async def check_feed_materials(settings: Settings) -> None:
+    """check_alert_settings with the materials in the database (opened, and seeded on first
+    start, as the bot will open it), so that a PRICE_HTTP_PATHS naming no material stops
+    `procurebot run` before it contacts Telegram."""
+    async with open_database(settings) as db:
+        check_alert_settings(settings, MaterialCatalog(await SqliteMaterialRepo(db).all()))
 
 
 def build_feed(
@@ -155,8 +171,8 @@ def build_alerting(
     """Feeds, rules, outbox and delivery worker over the database. `telegram` is the Telegram
     application's notifier (without it, Telegram deliveries wait in the outbox); `advice` is
     the forecasting service's current recommendations (without it, no BUY_SIGNAL)."""
-    check_alert_settings(settings)
     clock, catalog = services.clock, services.catalog
+    check_alert_settings(settings, catalog)
     outbox, state = SqliteOutbox(db), SqliteStateStore(db)
     feed = build_feed(settings, db, catalog, clock)
     notifiers: dict[Channel, Notifier] = {}

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from bot import telegram_app
 from bot.backtest import describe, load_series, run_backtest, write_csv
-from bot.bootstrap import open_services
+from bot.bootstrap import check_alert_settings, check_feed_materials, open_services
 from bot.console import run_console
 from bot.settings import Settings, SettingsError, load_settings
 from core.adapters.processes import default_workers, worker_pool
@@ -116,6 +116,9 @@ async def _seed(settings: Settings, force: bool) -> int:
 
 def _run(settings: Settings) -> int:
     if settings.telegram_bot_token is not None:
+        check_alert_settings(settings)
+        if settings.price_source.kind == "http":
+            asyncio.run(check_feed_materials(settings))
         return telegram_app.run(settings)
     if sys.stdin.isatty() and sys.stdout.isatty():
         print(

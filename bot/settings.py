@@ -11,6 +11,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
+from core.adapters.http_feed import PricePath
+
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
@@ -103,7 +105,9 @@ class Settings(BaseSettings):
         PriceSource("simulated"), description="simulated, csv:PATH or http:URL"
     )
     price_http_paths: PairMap = Field(
-        {}, description="material=json.path pairs, e.g. copper=rates.XCU,aluminium=rates.ALU"
+        {},
+        description="material=[1/]json.path[*FACTOR] pairs, e.g. "
+        "copper=rates.XCU,aluminium=1/rates.ALU*32150.7466",
     )
     price_http_headers: PairMap = Field({}, description="Header=value pairs, e.g. X-Api-Key=abc123")
     price_update_seconds: int = Field(300, gt=0, description="a whole number of seconds > 0")
@@ -139,6 +143,13 @@ class Settings(BaseSettings):
     @classmethod
     def _pair_map(cls, value: Any) -> dict[str, str]:
         return _pairs(value)
+
+    @field_validator("price_http_paths")
+    @classmethod
+    def _price_paths(cls, value: dict[str, str]) -> dict[str, str]:
+        for path in value.values():
+            PricePath.parse(path)
+        return value
 
     @field_validator("price_source", mode="before")
     @classmethod

@@ -115,3 +115,23 @@ async def test_alert_settings_that_cannot_work_stop_start_up_before_telegram(
     assert code == 2, output[-2000:]
     assert named in output and len(output.splitlines()) == 1
     assert telegram_api.calls == []  # Telegram was never asked anything
+
+
+async def test_a_price_path_for_no_material_stops_start_up_before_telegram(
+    tmp_path: Path, telegram_api: FakeBotApi, log: Path
+) -> None:
+    process = await start_bot(
+        tmp_path,
+        telegram_api,
+        log,
+        wait=False,
+        PRICE_SOURCE="http:http://prices.test/latest",
+        PRICE_HTTP_PATHS="copper=1/rates.XCU*32150.7466,gold=rates.XAU",
+        LOG_LEVEL="WARNING",
+    )
+    code = await asyncio.wait_for(process.wait(), 60)
+    output = log.read_text(encoding="utf-8").strip()
+    assert code == 2, output[-2000:]
+    assert output.startswith("Invalid setting PRICE_HTTP_PATHS: Unknown material 'gold'")
+    assert len(output.splitlines()) == 1
+    assert telegram_api.calls == []

@@ -41,6 +41,7 @@ from core.materials import MaterialCatalog
 from core.models import Channel
 from core.monitoring import AlertMonitor
 from core.ports import AdviceSource, Clock, ForecastEngine, Notifier, PriceFeed, SystemClock
+from core.price_guard import PriceGuard
 from core.prices import PriceService
 from core.recipients import RecipientDirectory
 from core.services import Services
@@ -80,6 +81,16 @@ async def build_services(
             # Two missed turns of the schedule make a forecast stale.
             max_age=timedelta(seconds=2 * settings.forecast_retrain_seconds),
         )
+    guard = PriceGuard(
+        catalog,
+        prices,
+        SqliteStateStore(db),
+        clock,
+        settings.price_max_jump_pct,
+        outbox,
+        access,
+        note_interval=timedelta(minutes=settings.alert_cooldown_minutes),
+    )
     return Services(
         catalog=catalog,
         clock=clock,
@@ -98,6 +109,7 @@ async def build_services(
             queue=outbox,
         ),
         forecasts=forecasts,
+        price_guard=guard,
     )
 
 
@@ -207,7 +219,7 @@ def build_alerting(
         policy,
         advice,
     )
-    poller = PricePoller(feed, catalog, SqlitePriceRepo(db), clock)
+    poller = PricePoller(feed, catalog, SqlitePriceRepo(db), clock, services.price_guard)
     worker = DeliveryWorker(
         outbox, notifiers, services.recipients, clock, concurrency=delivery_concurrency
     )

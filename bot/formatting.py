@@ -13,9 +13,11 @@ from core.alerts import AlertRecord
 from core.forecasting import Forecast, Outlook
 from core.inventory import StockLevel, StockStatus
 from core.models import Alert, AlertType, DeliverySummary, Material, Severity
+from core.price_guard import CONFIRMATIONS, HeldPrices
 from core.prices import PriceSummary
 from core.recipients import WhatsAppNumber
 from core.vendors import DELIVERY_WEIGHT, PRICE_WEIGHT, RATING_WEIGHT, VendorRanking
+from core.wording import percent, plural
 
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -184,6 +186,36 @@ def vendor_report(ranking: VendorRanking) -> str:
         lines.append(f"{place}. <b>{esc(q.vendor)}</b>: " + " · ".join(details))
     label = "Best pick" if ranking.best else "No pick"
     lines.append(f"<b>{label}</b>: {esc(ranking.why)}")
+    return "\n".join(lines)
+
+
+def held_prices_line(held: HeldPrices) -> str:
+    """'3 prices at 980,000 USD/t since 24 Nov 12:05 UTC, +9,769.0% from 9,912'."""
+    count = len(held.points)
+    line = (
+        f"{plural(count, 'price')} at {amount(held.level)} {esc(held.material.price_unit)} "
+        f"since {moment(held.points[0].at)}"
+    )
+    if held.jump_pct is not None and held.reference is not None:
+        line += f", {percent(held.jump_pct)} from {amount(held.reference)}"
+    return line
+
+
+def held_report(held: Sequence[HeldPrices], max_jump_pct: float) -> str:
+    """/prices: the feed prices held as implausible, with what an admin can do."""
+    rule = f"more than {max_jump_pct:g}% from the last accepted price"
+    if not held:
+        return f"No feed prices are held. A price {rule} would be held here until confirmed."
+    lines = [f"<b>Held feed prices</b> ({rule}), not shown or alerted:"]
+    for h in held:
+        key = esc(h.material.key)
+        lines.append(
+            f"<b>{esc(h.material.name)}</b>: {held_prices_line(h)}. "
+            f"/prices accept {key} or /prices drop {key}"
+        )
+    lines.append(
+        f"<i>Accepted by themselves when {CONFIRMATIONS} more prices confirm the level.</i>"
+    )
     return "\n".join(lines)
 
 

@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     forecast_horizon_days: int = Field(7, ge=1, le=30, description="a whole number of days, 1-30")
     price_alert_pct: float = Field(5.0, gt=0, le=100, description="a percentage > 0, e.g. 5")
     buy_threshold_pct: float = Field(2.0, gt=0, le=100, description="a percentage > 0, e.g. 2")
+    price_max_jump_pct: float = Field(
+        50.0, gt=0, description="a percentage > 0, e.g. 50 (a larger move is held as suspect)"
+    )
     alert_cooldown_minutes: int = Field(360, ge=0, description="a whole number of minutes >= 0")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="DEBUG, INFO, WARNING or ERROR"

@@ -5,6 +5,9 @@ finite number above zero, or its time is missing, unreadable or in the future. R
 never stored. A feed that cannot be read, or whose every row is refused, is down: that logs one
 warning when it starts and one info line when the feed is back, however many polls it lasts.
 A poll never raises (except on cancellation), so a bad feed never stops the schedule.
+
+The rows that pass go through the PriceGuard (core/price_guard.py), which holds back a price
+implausibly far from the last accepted one instead of storing it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from core.errors import FeedError, UnknownMaterial
 from core.materials import MaterialCatalog
 from core.models import FeedRow, PricePoint
 from core.ports import Clock, PriceFeed, PriceRepo
+from core.price_guard import PriceGuard
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +43,14 @@ class Refusal:
 
 @dataclass(frozen=True)
 class PollResult:
-    """What one poll did: rows accepted, prices newly stored, rows refused, or why the feed
-    could not be read."""
+    """What one poll did: rows accepted, prices newly stored, rows refused, prices held as
+    implausible, or why the feed could not be read."""
 
     accepted: int = 0
     stored: int = 0
     refused: list[Refusal] = field(default_factory=list)
     error: str | None = None
+    held: int = 0
 
 
 def parse_time(value: datetime | str | None, now: datetime) -> datetime:
@@ -99,12 +104,18 @@ def _shown(value: object, limit: int = 40) -> str:
 
 
 class PricePoller:
-    """Polls one feed into the price repository."""
+    """Polls one feed into the price repository (through the guard, when given one)."""
 
     def __init__(
-        self, feed: PriceFeed, catalog: MaterialCatalog, prices: PriceRepo, clock: Clock
+        self,
+        feed: PriceFeed,
+        catalog: MaterialCatalog,
+        prices: PriceRepo,
+        clock: Clock,
+        guard: PriceGuard | None = None,
     ) -> None:
         self._feed = feed
+        self._guard = guard
         self._catalog = catalog
         self._prices = prices
         self._clock = clock
@@ -142,9 +153,14 @@ class PricePoller:
                 points.append(self._check(row, now))
             except ValueError as error:
                 refused.append(Refusal(row, str(error)))
-        stored = await self._prices.add(points) if points else 0
+        stored = held = 0
+        if self._guard is not None:
+            admission = await self._guard.admit(points)
+            stored, held = admission.stored, len(admission.held)
+        elif points:
+            stored = await self._prices.add(points)
         await batch.confirm()
-        return PollResult(len(points), stored, refused)
+        return PollResult(len(points), stored, refused, held=held)
 
     def _check(self, row: FeedRow, now: datetime) -> PricePoint:
         if row.problem is not None:

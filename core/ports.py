@@ -67,6 +67,10 @@ class PriceRepo(Protocol):
         """The last price of each day (UTC) from `since` on, oldest first."""
         ...
 
+    async def delete(self, material: str, at: datetime) -> int:
+        """Removes the material's points stored at `at` (any source); returns how many."""
+        ...
+
 
 class InventoryRepo(Protocol):
     async def all(self) -> list[InventoryItem]: ...

@@ -41,6 +41,7 @@ from core.models import (
     VendorQuote,
 )
 from core.ports import FeedBatch, ForecastEngine
+from core.price_guard import PriceGuard
 from core.prices import PriceService
 from core.recipients import RecipientDirectory
 from core.services import Services
@@ -102,6 +103,13 @@ class FakePriceRepo:
     async def daily_closes(self, material: str, since: date) -> list[tuple[date, float]]:
         closes = {p.at.date(): p.price for p in self._of(material) if p.at.date() >= since}
         return sorted(closes.items())
+
+    async def delete(self, material: str, at: datetime) -> int:
+        gone = [p for p in self.points if (p.material, p.at) == (material, at)]
+        for point in gone:
+            self.points.remove(point)
+            self._keys.discard((point.material, point.at, point.source))
+        return len(gone)
 
 
 class FakeInventoryRepo:
@@ -460,6 +468,7 @@ def make_services(
     whatsapp_enabled: bool = True,
     invites: FakeInviteRepo | None = None,
     forecast_engine: ForecastEngine | None = None,
+    state: FakeStateStore | None = None,
 ) -> Services:
     """The core services over fakes, as the composition root builds them over SQLite. With an
     `outbox`, /alerts reads the alerts recorded there with their deliveries."""
@@ -493,6 +502,9 @@ def make_services(
             queue=outbox,
         ),
         forecasts=forecasts,
+        price_guard=PriceGuard(
+            catalog, prices, state or FakeStateStore(), clock, outbox=outbox, access=access
+        ),
     )
 
 

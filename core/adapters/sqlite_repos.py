@@ -113,6 +113,14 @@ class SqlitePriceRepo:
         )
         return [(date.fromisoformat(r["day"]), r["price"]) for r in rows]
 
+    async def delete(self, material: str, at: datetime) -> int:
+        """Removes the material's points at `at`; the daily_closes trigger keeps that right."""
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                "DELETE FROM prices WHERE material = ? AND at = ?", (material, to_db_time(at))
+            )
+            return cursor.rowcount
+
     async def count(self, source: str | None = None) -> int:
         row = await self._db.fetchone(
             "SELECT count(*) FROM prices WHERE ? IS NULL OR source = ?", (source, source)

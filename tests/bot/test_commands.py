@@ -1,10 +1,10 @@
 """The chat commands through the shared command layer, over fake core repositories."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.commands import COMMANDS, Caller, Renderer, execute, parse
+from bot.commands import COMMANDS, Caller, Renderer, execute, parse, parse_moment
 from bot.formatting import Reply, split_message
 from core.adapters.prophet_model import ProphetEngine
 from core.models import Alert, AlertType, Channel, Role, Severity
@@ -159,7 +159,7 @@ async def test_forecast_without_enough_history_says_what_it_needs(services: Serv
 
 
 async def test_unknown_command_suggests_the_closest(services: Services) -> None:
-    assert "Did you mean /price?" in (await ask(services, "/prices")).text
+    assert "Did you mean /price?" in (await ask(services, "/prise")).text
 
 
 async def test_help_lists_every_command_with_an_example(services: Services) -> None:
@@ -238,3 +238,25 @@ def test_only_the_chart_commands_show_a_photo_being_sent() -> None:
     drawn = {name for name, c in COMMANDS.items() if c.draws_chart(("copper",))}
     assert drawn == {"price", "forecast", "stock", "vendors"}
     assert not COMMANDS["price"].draws_chart(()) and COMMANDS["stock"].draws_chart(())
+
+
+DAY = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("words", "at", "span"),
+    [
+        (("2026-11-24",), datetime(2026, 11, 24, tzinfo=UTC), timedelta(days=1)),
+        (("2026-11-24T14:05",), datetime(2026, 11, 24, 14, 5, tzinfo=UTC), timedelta(minutes=1)),
+        (
+            ("2026-11-24", "14:05:17"),
+            datetime(2026, 11, 24, 14, 5, 17, tzinfo=UTC),
+            timedelta(0, 1),
+        ),
+        (("2026-11-24T15:05+01:00",), datetime(2026, 11, 24, 14, 5, tzinfo=UTC), timedelta(0, 60)),
+    ],
+)
+def test_a_time_an_admin_types_is_as_precise_as_typed(
+    words: tuple[str, ...], at: datetime, span: timedelta
+) -> None:
+    assert parse_moment(words) == (at, span)

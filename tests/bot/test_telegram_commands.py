@@ -210,7 +210,7 @@ async def test_alerts_when_there_are_none_and_in_pieces_when_there_are_many(
         ("/alerts 0", "N must be a whole number from 1 to 100, got '0'. Example: /alerts 20"),
         ("/alerts lots", "'lots' is neither a number of alerts (1 to 100) nor a material"),
         ("/frobnicate", "Unknown command /frobnicate. Send /help for the list."),
-        ("/prices", "Unknown command /prices. Did you mean /price? Send /help for the list."),
+        ("/prise", "Unknown command /prise. Did you mean /price? Send /help for the list."),
         ("/forecast gold", "Unknown material 'gold'. Known materials: copper, aluminium, "),
         ("/subscribe now", "/subscribe takes no arguments, got 'now'."),
         ("/unsubscribe all", "/unsubscribe takes no arguments, got 'all'."),
@@ -268,5 +268,5 @@ async def test_the_command_menu_is_set_for_private_chats_groups_and_admins(
         "unsubscribe",
     ]
     assert [c["command"] for c in menus["all_group_chats"]] == private[1:]
-    assert [c["command"] for c in menus[f"chat:{admin.id}"]][-2:] == ["invite", "users"]
+    assert [c["command"] for c in menus[f"chat:{admin.id}"]][-3:] == ["invite", "users", "prices"]
     assert menus["all_private_chats"][2]["description"].startswith("Latest prices with")

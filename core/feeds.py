@@ -51,6 +51,7 @@ class PollResult:
     refused: list[Refusal] = field(default_factory=list)
     error: str | None = None
     held: int = 0
+    conflicts: list[Refusal] = field(default_factory=list)
 
 
 def parse_time(value: datetime | str | None, now: datetime) -> datetime:
@@ -146,13 +147,14 @@ class PricePoller:
     async def _poll(self) -> PollResult:
         now = self._clock.now()
         batch = await self._feed.fetch()
-        points: list[PricePoint] = []
+        checked: list[tuple[FeedRow, PricePoint]] = []
         refused: list[Refusal] = []
         for row in batch.rows:
             try:
-                points.append(self._check(row, now))
+                checked.append((row, self._check(row, now)))
             except ValueError as error:
                 refused.append(Refusal(row, str(error)))
+        points, conflicts = await self._without_conflicts(checked)
         stored = held = 0
         if self._guard is not None:
             admission = await self._guard.admit(points)
@@ -160,7 +162,34 @@ class PricePoller:
         elif points:
             stored = await self._prices.add(points)
         await batch.confirm()
-        return PollResult(len(points), stored, refused, held=held)
+        return PollResult(len(checked), stored, refused, held=held, conflicts=conflicts)
+
+    async def _without_conflicts(
+        self, checked: list[tuple[FeedRow, PricePoint]]
+    ) -> tuple[list[PricePoint], list[Refusal]]:
+        """The points minus those for a material and time that has a price already (stored,
+        or earlier in this batch): a different price there is a conflict, kept out and
+        reported; the same price is a plain duplicate."""
+        taken: dict[tuple[str, datetime], float] = {}
+        for material in {point.material for _, point in checked}:
+            since = min(point.at for _, point in checked if point.material == material)
+            for stored in await self._prices.history(material, since):
+                taken.setdefault((material, stored.at), stored.price)
+        points, conflicts = [], []
+        for row, point in checked:
+            first = taken.get((point.material, point.at))
+            if first is None:
+                taken[(point.material, point.at)] = point.price
+                points.append(point)
+            elif first != point.price:
+                conflicts.append(
+                    Refusal(
+                        row,
+                        f"conflicting duplicate: {point.material} at {point.at.isoformat()} "
+                        f"has the price {first:g} already; {point.price:g} is ignored",
+                    )
+                )
+        return points, conflicts
 
     def _check(self, row: FeedRow, now: datetime) -> PricePoint:
         if row.problem is not None:
@@ -216,5 +245,7 @@ class PricePoller:
             if (refusal.row.key, refusal.reason) not in self._refused_before:
                 log.warning("Price feed %s: refused %s", name, refusal.describe())
         self._refused_before = refused_now
+        for conflict in result.conflicts:
+            log.warning("Price feed %s: %s", name, conflict.describe())
         if result.stored:
             log.debug("Price feed %s: stored %d new prices", name, result.stored)

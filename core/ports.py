@@ -202,7 +202,8 @@ class AlertOutbox(Protocol):
         ...
 
     async def last_alert(self, dedup_key: str) -> Alert | None:
-        """The newest alert raised for this condition."""
+        """The newest alert raised for this condition that reached, or can still reach,
+        someone: one whose deliveries all failed, or that had none, is left out."""
         ...
 
 

@@ -172,7 +172,10 @@ class FakeOutbox:
         return stored
 
     async def last_alert(self, dedup_key: str) -> Alert | None:
-        same = [a for a in self.alerts if a.dedup_key == dedup_key]
+        heard = {
+            d.alert_id for d in self.deliveries.values() if d.status is not DeliveryStatus.FAILED
+        }
+        same = [a for a in self.alerts if a.dedup_key == dedup_key and a.id in heard]
         return max(same, key=lambda a: (a.created_at, a.id or 0)) if same else None
 
     async def recent(self, limit: int, material: str | None = None) -> list[Alert]:

@@ -80,7 +80,16 @@ class SqliteOutbox:
         return stored
 
     async def last_alert(self, dedup_key: str) -> Alert | None:
-        return await self._alerts.last(dedup_key)
+        # An alert none of whose deliveries can still succeed (none at all, or every one
+        # failed) reached nobody: it does not start the cool-down.
+        row = await self._db.fetchone(
+            f"""SELECT {ALERT_COLUMNS} FROM alerts a WHERE dedup_key = ?
+                AND EXISTS (SELECT 1 FROM deliveries d
+                            WHERE d.alert_id = a.id AND d.status != 'failed')
+                ORDER BY created_at DESC, id DESC""",  # noqa: S608 (a constant)
+            (dedup_key,),
+        )
+        return None if row is None else alert_from_row(row)
 
     # --- DeliveryQueue ---
 

@@ -15,6 +15,7 @@ from bot.formatting import (
     Reply,
     alert_report,
     amount,
+    attention_report,
     esc,
     forecast_report,
     held_prices_line,
@@ -30,7 +31,7 @@ from bot.formatting import (
 from bot.rendering import Renderer
 from core.access import InvalidInvite
 from core.errors import UnknownMaterial, UserError
-from core.models import Channel, Material, Role
+from core.models import Advice, Channel, Material, Role
 from core.services import Services
 from core.subscriptions import SubscriptionService
 from core.wording import quoted
@@ -253,9 +254,14 @@ async def subscribe(request: Request) -> Reply:
     where = "This group" if caller.is_group else "This chat"
     if not added:
         return Reply(f"{where} gets alerts already. /unsubscribe stops them.")
+    services = request.services
+    low = [s for s in await services.inventory.statuses() if s.is_low]
+    advice = await services.forecasts.current() if services.forecasts is not None else {}
+    buy = [services.catalog.get(k) for k, a in advice.items() if a.advice is Advice.BUY_NOW]
     return Reply(
         f"Subscribed. {where} will get alerts as they happen: sharp price moves, low stock and "
-        "buy signals. /unsubscribe stops them; /alerts shows the history."
+        "buy signals. /unsubscribe stops them; /alerts shows the history.\n\n"
+        + attention_report(low, buy)
     )
 
 

@@ -158,6 +158,23 @@ def stock_report(statuses: Sequence[StockStatus]) -> str:
     return "\n".join([head, *(stock_line(s) for s in statuses)])
 
 
+def attention_report(low: Sequence[StockStatus], buy: Sequence[Material]) -> str:
+    """What needs attention now, for a chat that just subscribed: stock at or below its
+    reorder point, and the materials whose advice is BUY NOW."""
+    if not low and not buy:
+        return "Nothing needs attention right now: no stock is low and no advice says BUY NOW."
+    lines = ["<b>Needs attention now</b>"]
+    for status in low:
+        item, unit = status.item, esc(status.item.unit)
+        lines.append(
+            f"{_LEVEL_MARK[status.level]} {esc(status.material.name)} stock: "
+            f"{amount(item.on_hand)} {unit}, {_advice(status)} · /stock {esc(status.material.key)}"
+        )
+    for material in buy:
+        lines.append(f"🛒 {esc(material.name)}: BUY NOW · /forecast {esc(material.key)} says why")
+    return "\n".join(lines)
+
+
 def vendor_report(ranking: VendorRanking) -> str:
     material = ranking.material
     if not ranking.ranked:

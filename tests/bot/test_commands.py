@@ -260,3 +260,31 @@ def test_a_time_an_admin_types_is_as_precise_as_typed(
     words: tuple[str, ...], at: datetime, span: timedelta
 ) -> None:
     assert parse_moment(words) == (at, span)
+
+
+async def test_subscribing_tells_the_new_chat_what_needs_attention_now() -> None:
+    closes = [9000.0 + 10 * i for i in range(40)]
+    services = make_services(
+        prices=FakePriceRepo(daily_prices("copper", closes)),
+        inventory=FakeInventoryRepo(
+            [stock_item("copper", on_hand=150), stock_item("aluminium", on_hand=5000)]
+        ),
+        forecast_engine=ProphetEngine(fit=flat_run),
+    )
+    assert services.forecasts is not None
+    await services.forecasts.retrain(services.catalog.get("copper"))
+    chat = Caller(user_id=2, role=Role.BUYER, chat_id=2, channel=Channel.TELEGRAM)
+    reply = await ask(services, "/subscribe", chat)
+    assert reply.text.startswith("Subscribed.")
+    attention = reply.text.split("<b>Needs attention now</b>\n", 1)[1].splitlines()
+    assert attention == [
+        "🟠 Copper stock: 150 t, LOW: at or below the reorder point, order now · /stock copper",
+        "🛒 Copper: BUY NOW · /forecast copper says why",
+    ]
+    again = await ask(services, "/subscribe", chat)
+    assert again.text == "This chat gets alerts already. /unsubscribe stops them."
+    calm = make_services(inventory=FakeInventoryRepo([stock_item("aluminium", on_hand=5000)]))
+    other = Caller(user_id=2, role=Role.BUYER, chat_id=3, channel=Channel.TELEGRAM)
+    assert (await ask(calm, "/subscribe", other)).text.endswith(
+        "Nothing needs attention right now: no stock is low and no advice says BUY NOW."
+    )

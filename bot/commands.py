@@ -76,7 +76,7 @@ class Request:
 
     def no_args(self, usage: str) -> None:
         if self.args:
-            raise UserError(f"{usage} takes no arguments, got '{' '.join(self.args)}'.")
+            raise UserError(f"{usage} takes no arguments, got '{quoted(' '.join(self.args))}'.")
 
 
 Handler = Callable[[Request], Awaitable[Reply]]
@@ -196,7 +196,7 @@ async def alerts(request: Request) -> Reply:
         text = request.args[0]
         if not text.isdigit() or not 1 <= int(text) <= MAX_ALERTS:
             raise UserError(
-                f"N must be a whole number from 1 to {MAX_ALERTS}, got '{text}'. "
+                f"N must be a whole number from 1 to {MAX_ALERTS}, got '{quoted(text)}'. "
                 "Example: /alerts 20"
             )
         limit = int(text)
@@ -205,8 +205,8 @@ async def alerts(request: Request) -> Reply:
             material = request.material("/alerts [N | MATERIAL]")
         except UnknownMaterial:
             raise UserError(
-                f"'{' '.join(request.args)}' is neither a number of alerts (1 to {MAX_ALERTS}) nor "
-                f"a material ({', '.join(request.services.catalog.keys)}). "
+                f"'{quoted(' '.join(request.args))}' is neither a number of alerts "
+                f"(1 to {MAX_ALERTS}) nor a material ({', '.join(request.services.catalog.keys)}). "
                 "Examples: /alerts 20, /alerts copper"
             ) from None
     history = await request.services.alerts.report(limit, material)
@@ -222,6 +222,7 @@ WHATSAPP_USAGE = (
 
 async def whatsapp(request: Request) -> Reply:
     """/whatsapp list | add +E164 | remove +E164: the WhatsApp numbers that get alerts."""
+    _private_only(request, "/whatsapp")
     directory = request.services.recipients
     action = request.args[0].lower() if request.args else "list"
     if action == "list":
@@ -230,7 +231,7 @@ async def whatsapp(request: Request) -> Reply:
         numbers = await directory.whatsapp()
         return Reply(whatsapp_report(numbers, directory.whatsapp_enabled), refresh="/whatsapp")
     if action not in ("add", "remove"):
-        raise UserError(f"Unknown /whatsapp action '{request.args[0]}'. {WHATSAPP_USAGE}")
+        raise UserError(f"Unknown /whatsapp action '{quoted(request.args[0])}'. {WHATSAPP_USAGE}")
     if len(request.args) < 2:
         raise UserError(f"Which number? {WHATSAPP_USAGE}")
     number = "".join(request.args[1:])  # "+49 151 1234 5678" arrives as several words
@@ -375,6 +376,9 @@ async def invite(request: Request) -> Reply:
     )
 
 
+# Telegram user ids are positive and fit in 52 bits (a double, as some clients hold them).
+MAX_USER_ID = 2**53
+_USER_ID = re.compile(r"^[0-9]{1,16}$")
 USERS_USAGE = "Usage: /users, /users add ID or /users revoke ID (ID: a numeric Telegram user id)."
 
 
@@ -387,11 +391,12 @@ async def users(request: Request) -> Reply:
     if len(request.args) != 2 or request.args[0].lower() not in ("add", "revoke"):
         raise UserError(f"{USERS_USAGE} Example: /users revoke 123456789")
     action, text = request.args[0].lower(), request.args[1]
-    if not text.isdigit():
+    user_id = int(text) if _USER_ID.match(text) else 0
+    if not 0 < user_id < MAX_USER_ID:
         raise UserError(
-            f"The user id must be a number, got '{text}'. Example: /users {action} 123456789"
+            f"The user id must be a Telegram user id (a whole number above 0), got "
+            f"'{quoted(text)}'. Example: /users {action} 123456789"
         )
-    user_id = int(text)
     if action == "add":
         await access.grant(user_id, by=request.caller.user_id)
         return Reply(f"User <code>{user_id}</code> has access now (as a buyer).")
@@ -588,7 +593,7 @@ def parse(line: str) -> tuple[str, tuple[str, ...]]:
 def unknown_command(name: str) -> Reply:
     close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
     hint = f" Did you mean /{close[0]}?" if close else ""
-    return Reply(f"Unknown command /{esc(name)}.{hint} Send /help for the list.")
+    return Reply(f"Unknown command /{esc(quoted(name))}.{hint} Send /help for the list.")
 
 
 async def execute(

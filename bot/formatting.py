@@ -71,22 +71,70 @@ def plain(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
+# A tag, an entity, or one character of text: the units a message may be split between.
+_HTML_UNIT = re.compile(r"<[^<>]*>|&#?\w+;|.", re.DOTALL)
+_TAG_NAME = re.compile(r"^<(/?)\s*([a-zA-Z][\w-]*)")
+
+
+def _size(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units), of the HTML as sent."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _after(stack: tuple[tuple[str, str], ...], html_text: str) -> tuple[tuple[str, str], ...]:
+    """The tags still open after `html_text`, each as (name, its opening tag)."""
+    opened = list(stack)
+    for tag in re.findall(r"<[^<>]*>", html_text):
+        match = _TAG_NAME.match(tag)
+        if match is None:
+            continue
+        closing, name = match.groups()
+        if not closing:
+            opened.append((name.lower(), tag))
+        elif opened and opened[-1][0] == name.lower():
+            opened.pop()
+    return tuple(opened)
+
+
+def _close(stack: tuple[tuple[str, str], ...]) -> str:
+    return "".join(f"</{name}>" for name, _ in reversed(stack))
+
+
+def _reopen(stack: tuple[tuple[str, str], ...]) -> str:
+    return "".join(tag for _, tag in stack)
+
+
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Splits text at line breaks into pieces under `limit` characters."""
+    """Splits HTML text into pieces under `limit` characters: at line breaks where it can,
+    never inside a tag or an entity. A tag open where the text is split is closed at the end
+    of one piece and opened again at the start of the next, so each piece is valid HTML."""
     pieces: list[str] = []
+    stack: tuple[tuple[str, str], ...] = ()
     current = ""
+    fresh = True  # nothing but reopened tags in `current` yet
+
+    def flush() -> None:
+        nonlocal current, fresh
+        pieces.append(current + _close(stack))
+        current, fresh = _reopen(stack), True
+
     for line in text.split("\n"):
-        while len(line) >= limit:  # a single line too long for one message
-            pieces.append(line[: limit - 1])
-            line = line[limit - 1 :]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) >= limit:
-            pieces.append(current)
-            current = line
-        else:
-            current = candidate
-    if current or not pieces:
-        pieces.append(current)
+        joined = line if fresh else f"{current}\n{line}"
+        after = _after(stack, line)
+        if not fresh and _size(joined) + _size(_close(after)) >= limit:
+            flush()
+        if fresh:
+            joined = current + line
+        if _size(joined) + _size(_close(after)) < limit:
+            current, stack, fresh = joined, after, False
+            continue
+        for unit in _HTML_UNIT.findall(line):  # a line too long for one message
+            unit_after = _after(stack, unit)
+            if not fresh and _size(current + unit) + _size(_close(unit_after)) >= limit:
+                flush()
+            current, stack, fresh = current + unit, unit_after, False
+    if not fresh or not pieces:
+        pieces.append(current + _close(stack))
     return pieces
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -12,8 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
 from core.adapters.http_feed import PricePath
-
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+from core.recipients import E164
 
 
 class SettingsError(Exception):

@@ -5,11 +5,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.commands import COMMANDS, Caller, Renderer, execute, parse, parse_moment
-from bot.formatting import Reply, split_message
+from bot.formatting import Reply, esc, split_message
 from core.adapters.prophet_model import ProphetEngine
 from core.models import Alert, AlertType, Channel, Role, Severity
 from core.services import Services
 from tests.conftest import png_size
+from tests.fake_telegram.html import parse_html, telegram_length
 from tests.fakes import (
     NOW,
     FakeAlertRepo,
@@ -288,3 +289,32 @@ async def test_subscribing_tells_the_new_chat_what_needs_attention_now() -> None
     assert (await ask(calm, "/subscribe", other)).text.endswith(
         "Nothing needs attention right now: no stock is low and no advice says BUY NOW."
     )
+
+
+def test_a_split_never_falls_inside_a_tag_or_an_entity() -> None:
+    line = " ".join(f"<b>{esc('Acme & Söhne <Metals>')}</b> 🔴 {i}" for i in range(60))
+    text = f"<i>{line}</i>\n<b>Stock</b>\n" + "\n".join(
+        f"<code>{i}</code> &amp; 🔴" for i in range(90)
+    )
+    for limit in (97, 100, 256, 1000):
+        pieces = split_message(text, limit)
+        for piece in pieces:
+            parse_html(piece)  # raises where Telegram would refuse the piece
+            assert telegram_length(piece) < limit
+        # Nothing lost: the text a user reads is the same, split only where it was cut.
+        assert "".join(parse_html(p) for p in pieces).replace("\n", "") == parse_html(text).replace(
+            "\n", ""
+        )
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["/price {}", "/alerts {}", "/help {}", "/forecast {}", "/{}"],
+)
+async def test_a_reply_echoes_at_most_40_characters_of_what_was_typed(
+    services: Services, line: str
+) -> None:
+    typed = "copperish" * 100
+    reply = await ask(services, line.format(typed))
+    assert typed[:40] + "..." in reply.text and typed[:41] not in reply.text
+    assert len(reply.text) < 400

@@ -19,6 +19,7 @@ from core.forecasting import Forecast
 from core.inventory import StockLevel, StockStatus
 from core.models import Material, PricePoint
 from core.vendors import VendorRanking
+from core.wording import plural
 
 SIZE_INCHES = (8, 5)
 DPI = 100
@@ -101,20 +102,30 @@ def forecast_chart(
     return _png(figure)
 
 
-def stock_chart(statuses: Sequence[StockStatus], today: date) -> bytes:
+def cover_label(status: StockStatus) -> str:
+    """What a stock bar says at its end: '0 days' for an empty stock, 'not used' for a
+    material nobody uses (no bar, whatever its stock)."""
+    if status.days_of_cover is None:
+        return "not used"
+    return plural(status.days_of_cover, "day")
+
+
+def stock_figure(statuses: Sequence[StockStatus], today: date) -> Figure:
     """Days of cover per material against the days its reorder point stands for."""
     figure, axes = _figure()
-    names = [s.material.name for s in reversed(statuses)]
-    covers = [s.days_of_cover or 0.0 for s in reversed(statuses)]
+    shown = list(reversed(statuses))
+    names = [s.material.name for s in shown]
+    covers = [s.days_of_cover or 0.0 for s in shown]
     reorder = [
         s.reorder_point / s.item.daily_consumption if s.item.daily_consumption else 0.0
-        for s in reversed(statuses)
+        for s in shown
     ]
-    colours = [LEVEL_COLOURS[s.level] for s in reversed(statuses)]
+    colours = [LEVEL_COLOURS[s.level] for s in shown]
     axes.barh(names, covers, color=colours, height=0.6, label="days of cover")
+    used = [i for i, s in enumerate(shown) if s.days_of_cover is not None]
     axes.scatter(
-        reorder,
-        names,
+        [reorder[i] for i in used],
+        [names[i] for i in used],
         marker="|",
         s=900,
         linewidths=3,
@@ -122,11 +133,29 @@ def stock_chart(statuses: Sequence[StockStatus], today: date) -> bytes:
         zorder=3,
         label="reorder point",
     )
+    for name, cover, status in zip(names, covers, shown, strict=True):
+        unused = status.days_of_cover is None
+        axes.annotate(
+            cover_label(status),
+            (cover, name),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=TICK_SIZE,
+            color="#7f8c8d" if unused else "black",
+            style="italic" if unused else "normal",
+        )
+    axes.margins(x=0.15)
     axes.set_xlabel("Days of cover (stock on hand / daily use)", fontsize=LABEL_SIZE)
     axes.set_title(f"Stock cover on {today:%d %b %Y}", fontsize=TITLE_SIZE)
     axes.tick_params(axis="y", labelsize=LABEL_SIZE)
     axes.legend(fontsize=TICK_SIZE, loc="upper right")
-    return _png(figure)
+    return figure
+
+
+def stock_chart(statuses: Sequence[StockStatus], today: date) -> bytes:
+    """Days of cover per material against the days its reorder point stands for."""
+    return _png(stock_figure(statuses, today))
 
 
 def vendor_chart(ranking: VendorRanking, today: date) -> bytes:

@@ -164,7 +164,7 @@ async def test_forecast_comes_with_chart_advice_and_track_record(
     turn = await telegram_bot.press(buyer, question.last, "Nickel")
     assert turn.messages[0].photo is not None and png_size(turn.messages[0].photo) == (800, 500)
     assert turn.text.startswith("Nickel: 7-day forecast\n16,700 USD/t on 23 Nov → expected")
-    assert "BUY NOW: Stock is at its reorder point" in turn.text  # nickel is at it
+    assert "BUY NOW: Stock is below its reorder point (38 t against " in turn.text
     assert "Track record: last " in turn.text
 
 

@@ -55,7 +55,7 @@ def amount(value: float) -> str:
 
 
 def pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.1f}%"
+    return "n/a" if value is None else percent(value)
 
 
 def moment(at: datetime) -> str:
@@ -185,12 +185,12 @@ def stock_line(status: StockStatus) -> str:
     cover = (
         "not being used"
         if status.days_of_cover is None
-        else f"{status.days_of_cover:.0f} days of cover"
+        else f"{plural(status.days_of_cover, 'day')} of cover"
     )
     return (
         f"{_LEVEL_MARK[status.level]} <b>{esc(status.material.name)}</b>: "
         f"{amount(item.on_hand)} {unit} on hand, uses {amount(item.daily_consumption)} {unit}/day "
-        f"→ {cover} (lead time {item.lead_time_days} days)\n"
+        f"→ {cover} (lead time {plural(item.lead_time_days, 'day')})\n"
         f"    reorder at {amount(status.reorder_point)} {unit} "
         f"(safety stock {amount(status.safety_stock)} {unit}) · minimum "
         f"{amount(item.minimum)} {unit} · {_advice(status)}"
@@ -201,7 +201,9 @@ def stock_report(statuses: Sequence[StockStatus]) -> str:
     if not statuses:
         return "No stock is recorded yet."
     low = sum(1 for s in statuses if s.is_low)
-    head = f"{low} of {len(statuses)} need ordering" if low else "all ok"
+    head = (
+        f"{low} of {len(statuses)} {'needs' if low == 1 else 'need'} ordering" if low else "all ok"
+    )
     head = f"<b>Stock</b>: {head}"
     return "\n".join([head, *(stock_line(s) for s in statuses)])
 
@@ -235,7 +237,7 @@ def vendor_report(ranking: VendorRanking) -> str:
         q = ranked.quote
         details = [
             f"{amount(q.price)} {esc(q.currency)}/{esc(material.unit)}",
-            f"{q.delivery_days} days",
+            plural(q.delivery_days, "day"),
             f"★{q.rating:.1f}",
         ]
         if q.min_order_qty is not None:
@@ -310,7 +312,7 @@ def alert_report(records: Sequence[AlertRecord | Alert], material: Material | No
             f"No alerts{scope} yet. Alerts come when a price moves sharply, stock runs low or "
             "the forecast says buy now."
         )
-    lines = [f"<b>Last {len(records)} alerts{scope}</b>, newest first"]
+    lines = [f"<b>Last {plural(len(records), 'alert')}{scope}</b>, newest first"]
     for record in records:
         a, delivery = (
             (record.alert, record.delivery) if isinstance(record, AlertRecord) else (record, None)
@@ -406,7 +408,7 @@ def forecast_report(outlook: Outlook) -> str:
     track = (
         "Track record: none yet."
         if accuracy is None
-        else f"Track record: last {accuracy.forecasts} forecasts: typical error "
+        else f"Track record: last {plural(accuracy.forecasts, 'forecast')}: typical error "
         f"{accuracy.mae_pct:.1f}% (naive {accuracy.naive_mae_pct:.1f}%); the 95% range held "
         f"{accuracy.coverage_pct:.0f}% of the time."
     )

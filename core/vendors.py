@@ -16,6 +16,7 @@ from datetime import date
 
 from core.models import Material, VendorQuote
 from core.ports import Clock, VendorRepo
+from core.wording import plural
 
 PRICE_WEIGHT = 50.0
 DELIVERY_WEIGHT = 30.0
@@ -92,10 +93,11 @@ def _why(best: RankedQuote | None, valid: list[RankedQuote]) -> str:
     else:
         dearer = (quote.price / cheapest.price - 1) * 100
         price = f"{dearer:.1f}% above the cheapest ({cheapest.vendor})"
+    days = plural(quote.delivery_days, "day")
     delivery = (
-        f"the fastest delivery ({quote.delivery_days} days)"
+        f"the fastest delivery ({days})"
         if quote.delivery_days == fastest.delivery_days
-        else f"delivery in {quote.delivery_days} days"
+        else f"delivery in {days}"
     )
     rating = f"rated {quote.rating:.1f}/5" + (" (the best)" if quote.rating == top_rating else "")
     reason = f"{quote.vendor} scores {best.score:.0f}/100: {price}, {delivery}, {rating}"

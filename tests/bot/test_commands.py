@@ -5,13 +5,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.commands import COMMANDS, Caller, Renderer, execute, parse, parse_moment
-from bot.formatting import Reply, esc, split_message
+from bot.formatting import Reply, esc, pct, split_message, stock_line, vendor_report
 from core.adapters.prophet_model import ProphetEngine
+from core.inventory import assess_stock
 from core.models import Alert, AlertType, Channel, Role, Severity
 from core.services import Services
+from core.vendors import rank_quotes
 from tests.conftest import png_size
 from tests.fake_telegram.html import parse_html, telegram_length
 from tests.fakes import (
+    COPPER,
     NOW,
     FakeAlertRepo,
     FakeInventoryRepo,
@@ -108,7 +111,7 @@ async def test_commands_needing_a_material_offer_buttons_when_it_is_missing(
 async def test_stock_flags_low_materials_first(services: Services) -> None:
     reply = await ask(services, "/stock")
     assert reply.text.index("Aluminium") < reply.text.index("Copper")
-    assert "1 of 2 need ordering" in reply.text and "CRITICAL" in reply.text
+    assert "1 of 2 needs ordering" in reply.text and "CRITICAL" in reply.text
     assert reply.chart is not None
 
 
@@ -318,3 +321,14 @@ async def test_a_reply_echoes_at_most_40_characters_of_what_was_typed(
     reply = await ask(services, line.format(typed))
     assert typed[:40] + "..." in reply.text and typed[:41] not in reply.text
     assert len(reply.text) < 400
+
+
+def test_numbers_read_as_people_write_them() -> None:
+    assert pct(-0.04) == "+0.0%" and pct(-0.05) == "-0.1%" and pct(9769.04) == "+9,769.0%"
+    status = assess_stock(
+        COPPER, stock_item(on_hand=10, daily_consumption=10, lead_time_days=1, minimum=0), []
+    )
+    assert "→ 1 day of cover (lead time 1 day)" in stock_line(status)
+    ranking = rank_quotes(COPPER, [quote("Quick", delivery_days=1)], NOW.date())
+    assert "Quick</b>: 9,000 USD/t · 1 day · ★4.0" in vendor_report(ranking)
+    assert "the fastest delivery (1 day)" in ranking.why

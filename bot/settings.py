@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     def _pair_map(cls, value: Any) -> dict[str, str]:
         return _pairs(value)
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
     @field_validator("price_http_paths")
     @classmethod
     def _price_paths(cls, value: dict[str, str]) -> dict[str, str]:

@@ -3,6 +3,7 @@ bad arguments, the charts, the keyboards and the buttons."""
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -228,6 +229,55 @@ async def test_bad_requests_get_one_line_naming_what_would_work(
 async def test_plain_text_points_to_the_commands(telegram_bot: RunningBot, buyer: FakeUser) -> None:
     answer = one_line_answer(await telegram_bot.say(buyer, "how much is copper?"))
     assert answer == "Send me a command, for example /price copper. /help lists them all."
+
+
+PHOTO = {"photo": [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]}
+DOCUMENT = {"document": {"file_id": "d1", "file_unique_id": "u2", "file_name": "stock.csv"}}
+PDF = {"document": {"file_id": "d2", "file_unique_id": "u3", "file_name": "quote.pdf"}}
+VOICE = {"voice": {"file_id": "v1", "file_unique_id": "u4", "duration": 3}}
+STICKER = {
+    "sticker": {
+        "file_id": "s1",
+        "file_unique_id": "u5",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+    }
+}
+
+
+async def send_attachment(bot: RunningBot, user: FakeUser, attachment: dict[str, Any]) -> Turn:
+    """`user` sends a photo, file, voice message or sticker (no text) in their private chat."""
+    chat = bot.api.private_chat(user)
+    before = {m.message_id for m in bot.api.sent_to(chat.id)}
+    payload = {
+        "message_id": 10_000 + len(before),
+        "date": int(NOW.timestamp()),
+        "chat": chat.as_json(),
+        "from": user.as_json(),
+        **attachment,
+    }
+    await bot.answered(bot.api.queue_update("message", payload))
+    return Turn([m for m in bot.api.sent_to(chat.id) if m.message_id not in before])
+
+
+@pytest.mark.parametrize("attachment", [PHOTO, PDF, VOICE, STICKER])
+async def test_a_file_or_photo_the_bot_cannot_use_gets_one_line_saying_what_it_can(
+    telegram_bot: RunningBot, buyer: FakeUser, attachment: dict[str, Any]
+) -> None:
+    answer = one_line_answer(await send_attachment(telegram_bot, buyer, attachment))
+    assert answer.startswith("I read only commands, not files, photos, voice messages")
+
+
+async def test_a_spreadsheet_is_told_that_file_import_is_not_available_yet(
+    telegram_bot: RunningBot, buyer: FakeUser, stranger: FakeUser
+) -> None:
+    answer = one_line_answer(await send_attachment(telegram_bot, buyer, DOCUMENT))
+    assert answer.startswith("File import is not available yet")
+    refused = await send_attachment(telegram_bot, stranger, DOCUMENT)
+    assert "Your Telegram user id is" in refused.text and "import" not in refused.text
 
 
 async def test_the_bot_shows_what_it_is_doing_while_it_works(

@@ -145,6 +145,7 @@ def run(settings: Settings) -> int:
     Telegram refuses the token, 1 when the Bot API cannot be reached at start."""
     application = build_application(settings)
     try:
+        _initialize(application)
         application.run_polling(
             allowed_updates=ALLOWED_UPDATES, stop_signals=(signal.SIGINT, signal.SIGTERM)
         )
@@ -164,6 +165,15 @@ def run(settings: Settings) -> int:
         return 1
     log.info("Bot stopped")
     return 0
+
+
+def _initialize(application: App) -> None:
+    """Meets the Bot API (getMe) on the event loop run_polling then uses, so that a refused
+    token or an unreachable server is raised here, for `run` to say in one line, rather than
+    logged with its traceback by PTB's own start-up retry loop."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(application.initialize())
 
 
 class BotRuntime:

@@ -13,6 +13,7 @@ from bot.settings import Settings, SettingsError
 from core.access import AccessPolicy, InviteService
 from core.adapters.csv_feed import CsvPriceFeed
 from core.adapters.db.engine import Database
+from core.adapters.db.migrate import current_revision, head
 from core.adapters.db.repos.access import SqlInviteRepo, SqlUserRepo
 from core.adapters.db.repos.alerts import SqlAlertRepo
 from core.adapters.db.repos.forecasts import SqlForecastRepo
@@ -28,6 +29,7 @@ from core.adapters.twilio_whatsapp import TwilioWhatsAppNotifier
 from core.alert_rules import AlertPolicy
 from core.alerts import AlertService
 from core.delivery import DeliveryWorker
+from core.errors import UnknownMaterial
 from core.feeds import PricePoller
 from core.forecasting import ForecastService
 from core.inventory import InventoryService
@@ -36,6 +38,7 @@ from core.materials import MaterialCatalog
 from core.models import Channel
 from core.monitoring import AlertMonitor
 from core.ports import AdviceSource, Clock, ForecastEngine, Notifier, PriceFeed, SystemClock
+from core.price_guard import PriceGuard
 from core.prices import PriceService
 from core.recipients import RecipientDirectory
 from core.services import Services
@@ -75,6 +78,16 @@ async def build_services(
             # Two missed turns of the schedule make a forecast stale.
             max_age=timedelta(seconds=2 * settings.forecast_retrain_seconds),
         )
+    guard = PriceGuard(
+        catalog,
+        prices,
+        SqlStateStore(db),
+        clock,
+        settings.price_max_jump_pct,
+        outbox,
+        access,
+        note_interval=timedelta(minutes=settings.alert_cooldown_minutes),
+    )
     return Services(
         catalog=catalog,
         clock=clock,
@@ -93,12 +106,14 @@ async def build_services(
             queue=outbox,
         ),
         forecasts=forecasts,
+        price_guard=guard,
     )
 
 
-def check_alert_settings(settings: Settings) -> None:
+def check_alert_settings(settings: Settings, catalog: MaterialCatalog | None = None) -> None:
     """Raises SettingsError, naming the missing setting, when the alert settings cannot work
-    together; `procurebot run` checks this before it connects to Telegram."""
+    together; `procurebot run` checks this before it connects to Telegram. With the `catalog`,
+    every material PRICE_HTTP_PATHS names must be one of it (check_feed_settings)."""
     if settings.whatsapp_enabled and settings.twilio_whatsapp_from is None:
         raise SettingsError(
             "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are set but TWILIO_WHATSAPP_FROM is not: "
@@ -109,6 +124,20 @@ def check_alert_settings(settings: Settings) -> None:
             "PRICE_SOURCE is an http: feed but PRICE_HTTP_PATHS is empty: say where each "
             "price sits in the JSON, e.g. PRICE_HTTP_PATHS=copper=rates.XCU,aluminium=rates.ALU"
         )
+    if catalog is not None and settings.price_source.kind == "http":
+        for name in settings.price_http_paths:
+            try:
+                catalog.resolve(name)
+            except UnknownMaterial as error:
+                raise SettingsError(f"Invalid setting PRICE_HTTP_PATHS: {error}") from None
+
+
+async def check_feed_materials(settings: Settings, db: Database) -> None:
+    """check_alert_settings with the materials in the database, so that a PRICE_HTTP_PATHS
+    naming no material stops `procurebot run` before it contacts Telegram. A database whose
+    schema the leader has yet to bring up to date is checked once it has (build_alerting)."""
+    if await current_revision(db) == head():
+        check_alert_settings(settings, MaterialCatalog(await SqlMaterialRepo(db).all()))
 
 
 def build_feed(
@@ -151,8 +180,8 @@ def build_alerting(
     """Feeds, rules, outbox and delivery worker over the database. `telegram` is the Telegram
     application's notifier (without it, Telegram deliveries wait in the outbox); `advice` is
     the forecasting service's current recommendations (without it, no BUY_SIGNAL)."""
-    check_alert_settings(settings)
     clock, catalog = services.clock, services.catalog
+    check_alert_settings(settings, catalog)
     outbox, state = SqlOutbox(db), SqlStateStore(db)
     feed = build_feed(settings, db, catalog, clock)
     notifiers: dict[Channel, Notifier] = {}
@@ -187,7 +216,7 @@ def build_alerting(
         policy,
         advice,
     )
-    poller = PricePoller(feed, catalog, SqlPriceRepo(db), clock)
+    poller = PricePoller(feed, catalog, SqlPriceRepo(db), clock, services.price_guard)
     worker = DeliveryWorker(
         outbox, notifiers, services.recipients, clock, concurrency=delivery_concurrency
     )

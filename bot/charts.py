@@ -6,19 +6,23 @@ canvas (no pyplot, no global state), so they can run in worker threads or proces
 
 from __future__ import annotations
 
+import functools
 import io
+import unicodedata
 from collections.abc import Sequence
 from datetime import date
 
 from matplotlib.axes import Axes
 from matplotlib.dates import AutoDateLocator, DateFormatter, date2num
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.ticker import FuncFormatter
 
 from core.forecasting import Forecast
 from core.inventory import StockLevel, StockStatus
 from core.models import Material, PricePoint
 from core.vendors import VendorRanking
+from core.wording import plural
 
 SIZE_INCHES = (8, 5)
 DPI = 100
@@ -31,6 +35,26 @@ LEVEL_COLOURS = {
     StockLevel.REORDER: "#e67e22",
     StockLevel.OK: "#27ae60",
 }
+
+
+LABEL_LIMIT = 24  # characters of a vendor's or material's name on a chart
+TITLE_NAME_LIMIT = 32
+
+
+@functools.cache
+def _font_lacks(char: str) -> bool:
+    return get_font(findfont(FontProperties())).get_char_index(ord(char)) == 0
+
+
+def short_label(name: str, limit: int = LABEL_LIMIT) -> str:
+    """A name as a chart can show it: symbols the chart's font cannot draw (most emoji, and
+    the joiners between them) left out, and at most `limit` characters, ending in '…' when
+    cut. Long names would push the plot aside until it collapsed."""
+    drawable = "".join(
+        c for c in name if not (unicodedata.category(c)[0] in "SC" and _font_lacks(c))
+    )
+    text = " ".join(drawable.split()) or "?"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _figure() -> tuple[Figure, Axes]:
@@ -57,7 +81,8 @@ def price_chart(material: Material, points: Sequence[PricePoint], days: int) -> 
     times = date2num([p.at for p in points])
     axes.plot(times, [p.price for p in points], color=LINE, linewidth=2.5)
     axes.scatter([times[-1]], [points[-1].price], color=LINE, s=60, zorder=3)
-    axes.set_title(f"{material.name}: {days} days to {points[-1].at:%d %b %Y}", fontsize=TITLE_SIZE)
+    name = short_label(material.name, TITLE_NAME_LIMIT)
+    axes.set_title(f"{name}: {days} days to {points[-1].at:%d %b %Y}", fontsize=TITLE_SIZE)
     axes.set_ylabel(f"Price ({material.price_unit})", fontsize=LABEL_SIZE)
     axes.xaxis.set_major_locator(AutoDateLocator(maxticks=6))
     axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
@@ -90,7 +115,8 @@ def forecast_chart(
         label="forecast",
     )
     axes.set_title(
-        f"{material.name}: {forecast.horizon}-day forecast on {forecast.made_at:%d %b %Y}",
+        f"{short_label(material.name, TITLE_NAME_LIMIT)}: {forecast.horizon}-day forecast on "
+        f"{forecast.made_at:%d %b %Y}",
         fontsize=TITLE_SIZE,
     )
     axes.set_ylabel(f"Price ({material.price_unit})", fontsize=LABEL_SIZE)
@@ -101,20 +127,30 @@ def forecast_chart(
     return _png(figure)
 
 
-def stock_chart(statuses: Sequence[StockStatus], today: date) -> bytes:
+def cover_label(status: StockStatus) -> str:
+    """What a stock bar says at its end: '0 days' for an empty stock, 'not used' for a
+    material nobody uses (no bar, whatever its stock)."""
+    if status.days_of_cover is None:
+        return "not used"
+    return plural(status.days_of_cover, "day")
+
+
+def stock_figure(statuses: Sequence[StockStatus], today: date) -> Figure:
     """Days of cover per material against the days its reorder point stands for."""
     figure, axes = _figure()
-    names = [s.material.name for s in reversed(statuses)]
-    covers = [s.days_of_cover or 0.0 for s in reversed(statuses)]
+    shown = list(reversed(statuses))
+    names = [short_label(s.material.name) for s in shown]
+    covers = [s.days_of_cover or 0.0 for s in shown]
     reorder = [
         s.reorder_point / s.item.daily_consumption if s.item.daily_consumption else 0.0
-        for s in reversed(statuses)
+        for s in shown
     ]
-    colours = [LEVEL_COLOURS[s.level] for s in reversed(statuses)]
+    colours = [LEVEL_COLOURS[s.level] for s in shown]
     axes.barh(names, covers, color=colours, height=0.6, label="days of cover")
+    used = [i for i, s in enumerate(shown) if s.days_of_cover is not None]
     axes.scatter(
-        reorder,
-        names,
+        [reorder[i] for i in used],
+        [names[i] for i in used],
         marker="|",
         s=900,
         linewidths=3,
@@ -122,16 +158,36 @@ def stock_chart(statuses: Sequence[StockStatus], today: date) -> bytes:
         zorder=3,
         label="reorder point",
     )
+    for name, cover, status in zip(names, covers, shown, strict=True):
+        unused = status.days_of_cover is None
+        axes.annotate(
+            cover_label(status),
+            (cover, name),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=TICK_SIZE,
+            color="#7f8c8d" if unused else "black",
+            style="italic" if unused else "normal",
+        )
+    axes.margins(x=0.15)
     axes.set_xlabel("Days of cover (stock on hand / daily use)", fontsize=LABEL_SIZE)
     axes.set_title(f"Stock cover on {today:%d %b %Y}", fontsize=TITLE_SIZE)
     axes.tick_params(axis="y", labelsize=LABEL_SIZE)
     axes.legend(fontsize=TICK_SIZE, loc="upper right")
-    return _png(figure)
+    return figure
 
 
-def vendor_chart(ranking: VendorRanking, today: date) -> bytes:
+def stock_chart(statuses: Sequence[StockStatus], today: date) -> bytes:
+    """Days of cover per material against the days its reorder point stands for."""
+    return _png(stock_figure(statuses, today))
+
+
+def vendor_figure(ranking: VendorRanking, today: date) -> Figure:
     """Each comparable quote's price against its delivery time; the best pick highlighted."""
     figure, axes = _figure()
+    days = [r.quote.delivery_days for r in ranking.ranked if r.comparable]
+    middle = (min(days) + max(days)) / 2 if days else 0.0
     for ranked in ranking.ranked:
         if not ranked.comparable:
             continue
@@ -147,17 +203,26 @@ def vendor_chart(ranking: VendorRanking, today: date) -> bytes:
             zorder=3,
         )
         note = " (best pick)" if best else (" (expired)" if ranked.expired else "")
-        label = f"{quote.vendor} ★{quote.rating:.1f}{note}"
-        axes.annotate(
+        label = f"{short_label(quote.vendor)} ★{quote.rating:.1f}{note}"
+        on_the_right = max(days) > min(days) and quote.delivery_days > middle
+        annotation = axes.annotate(  # labels on the right half point left, into the plot
             label,
             (quote.delivery_days, quote.price),
-            xytext=(10, 6),
+            xytext=(-10 if on_the_right else 10, 6),
             textcoords="offset points",
+            ha="right" if on_the_right else "left",
             fontsize=TICK_SIZE,
         )
+        annotation.set_in_layout(False)  # a label may run past the plot, never squeeze it
     axes.set_xlabel("Delivery (days)", fontsize=LABEL_SIZE)
     axes.set_ylabel(f"Price ({ranking.material.price_unit})", fontsize=LABEL_SIZE)
-    axes.set_title(f"{ranking.material.name} vendors on {today:%d %b %Y}", fontsize=TITLE_SIZE)
+    name = short_label(ranking.material.name, TITLE_NAME_LIMIT)
+    axes.set_title(f"{name} vendors on {today:%d %b %Y}", fontsize=TITLE_SIZE)
     axes.margins(x=0.35, y=0.2)
     _thousands(axes)
-    return _png(figure)
+    return figure
+
+
+def vendor_chart(ranking: VendorRanking, today: date) -> bytes:
+    """Each comparable quote's price against its delivery time; the best pick highlighted."""
+    return _png(vendor_figure(ranking, today))

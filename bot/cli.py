@@ -11,8 +11,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bot import telegram_app
-from bot.backtest import describe, load_series, run_backtest, write_csv
-from bot.bootstrap import check_alert_settings, open_services
+from bot.backtest import (
+    InputOptions,
+    check_output,
+    describe,
+    describe_input,
+    load_series,
+    run_backtest,
+    write_csv,
+)
+from bot.bootstrap import check_alert_settings, check_feed_materials, open_services
 from bot.console import run_console
 from bot.settings import Settings, SettingsError, load_settings
 from core.adapters.db.copy import copy_database
@@ -103,6 +111,15 @@ def _parser() -> argparse.ArgumentParser:
         "--origins", type=int, default=250, metavar="N", help="forecasts scored, a week apart"
     )
     backtest.add_argument("--output", metavar="OUT.csv", help="per-origin results")
+    backtest.add_argument(
+        "--dayfirst", action="store_true", help="dates like 03/01/2022 are day/month/year"
+    )
+    backtest.add_argument(
+        "--date-format", metavar="FORMAT", help="the dates' strftime format, e.g. %%m/%%d/%%Y"
+    )
+    backtest.add_argument(
+        "--decimal", choices=(".", ","), help="the decimal mark (default: as the file shows)"
+    )
     return parser
 
 
@@ -168,9 +185,14 @@ async def _db_copy(settings: Settings, to: str) -> int:
 
 
 async def _reach_database(settings: Settings) -> None:
-    """Raises DatabaseError when DATABASE_URL cannot be used, before Telegram is asked anything
-    (the schema is brought up to date later, by the leader)."""
-    await (await Database.open(settings.database, migrate=False)).close()
+    """Raises DatabaseError when DATABASE_URL cannot be used, and SettingsError when the feed
+    names no material, before Telegram is asked anything (the schema is brought up to date
+    later, by the leader)."""
+    db = await Database.open(settings.database, migrate=False)
+    try:
+        await check_feed_materials(settings, db)
+    finally:
+        await db.close()
 
 
 def _run(settings: Settings) -> int:
@@ -194,15 +216,22 @@ def _run(settings: Settings) -> int:
 
 def _backtest(args: argparse.Namespace, settings: Settings) -> int:
     config = ForecastConfig(threshold=settings.buy_threshold_pct / 100)
+    options = InputOptions(
+        args.date_column, args.price_column, args.dayfirst, args.date_format, args.decimal
+    )
     try:
         path = Path(args.csv)
-        series = load_series(path, args.date_column, args.price_column)
+        if args.output:
+            check_output(Path(args.output))
+        loaded = load_series(path, options)
+        series = loaded.series
         with worker_pool(default_workers(), ["core.adapters.prophet_model"]) as pool:
             run = run_backtest(series, args.horizon, args.origins, config, pool)
     except UserError as error:
         print(error, file=sys.stderr)
         return USAGE_ERROR
     print(describe(f"{path.name} ({series.name})", run, args.horizon))
+    print(describe_input(loaded))
     if args.output:
         write_csv(run.frame, Path(args.output))
         print(f"Per-origin results: {args.output}")

@@ -7,14 +7,19 @@ import difflib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from bot import charts
 from bot.formatting import (
     Button,
     Reply,
     alert_report,
+    amount,
+    attention_report,
     esc,
     forecast_report,
+    held_prices_line,
+    held_report,
     moment,
     price_detail,
     price_overview,
@@ -26,9 +31,10 @@ from bot.formatting import (
 from bot.rendering import Renderer
 from core.access import InvalidInvite
 from core.errors import UnknownMaterial, UserError
-from core.models import Channel, Material, Role
+from core.models import Advice, Channel, Material, Role
 from core.services import Services
 from core.subscriptions import SubscriptionService
+from core.wording import quoted
 
 __all__ = ["COMMANDS", "Caller", "Command", "Renderer", "Request", "execute", "parse"]
 
@@ -58,17 +64,19 @@ class Request:
     render: Renderer
     bot_username: str | None = None
 
-    def material(self, usage: str) -> Material:
-        """The material named by the arguments; a missing one is a usage error."""
-        if not self.args:
+    def material(self, usage: str, words: tuple[str, ...] | None = None) -> Material:
+        """The material named by the arguments (or by `words` of them); a missing one is a
+        usage error."""
+        words = self.args if words is None else words
+        if not words:
             raise UserError(
                 f"Which material? Usage: {usage}, one of: {', '.join(self.services.catalog.keys)}."
             )
-        return self.services.catalog.resolve(" ".join(self.args))
+        return self.services.catalog.resolve(" ".join(words))
 
     def no_args(self, usage: str) -> None:
         if self.args:
-            raise UserError(f"{usage} takes no arguments, got '{' '.join(self.args)}'.")
+            raise UserError(f"{usage} takes no arguments, got '{quoted(' '.join(self.args))}'.")
 
 
 Handler = Callable[[Request], Awaitable[Reply]]
@@ -188,7 +196,7 @@ async def alerts(request: Request) -> Reply:
         text = request.args[0]
         if not text.isdigit() or not 1 <= int(text) <= MAX_ALERTS:
             raise UserError(
-                f"N must be a whole number from 1 to {MAX_ALERTS}, got '{text}'. "
+                f"N must be a whole number from 1 to {MAX_ALERTS}, got '{quoted(text)}'. "
                 "Example: /alerts 20"
             )
         limit = int(text)
@@ -197,8 +205,8 @@ async def alerts(request: Request) -> Reply:
             material = request.material("/alerts [N | MATERIAL]")
         except UnknownMaterial:
             raise UserError(
-                f"'{' '.join(request.args)}' is neither a number of alerts (1 to {MAX_ALERTS}) nor "
-                f"a material ({', '.join(request.services.catalog.keys)}). "
+                f"'{quoted(' '.join(request.args))}' is neither a number of alerts "
+                f"(1 to {MAX_ALERTS}) nor a material ({', '.join(request.services.catalog.keys)}). "
                 "Examples: /alerts 20, /alerts copper"
             ) from None
     history = await request.services.alerts.report(limit, material)
@@ -214,6 +222,7 @@ WHATSAPP_USAGE = (
 
 async def whatsapp(request: Request) -> Reply:
     """/whatsapp list | add +E164 | remove +E164: the WhatsApp numbers that get alerts."""
+    _private_only(request, "/whatsapp")
     directory = request.services.recipients
     action = request.args[0].lower() if request.args else "list"
     if action == "list":
@@ -222,7 +231,7 @@ async def whatsapp(request: Request) -> Reply:
         numbers = await directory.whatsapp()
         return Reply(whatsapp_report(numbers, directory.whatsapp_enabled), refresh="/whatsapp")
     if action not in ("add", "remove"):
-        raise UserError(f"Unknown /whatsapp action '{request.args[0]}'. {WHATSAPP_USAGE}")
+        raise UserError(f"Unknown /whatsapp action '{quoted(request.args[0])}'. {WHATSAPP_USAGE}")
     if len(request.args) < 2:
         raise UserError(f"Which number? {WHATSAPP_USAGE}")
     number = "".join(request.args[1:])  # "+49 151 1234 5678" arrives as several words
@@ -246,9 +255,14 @@ async def subscribe(request: Request) -> Reply:
     where = "This group" if caller.is_group else "This chat"
     if not added:
         return Reply(f"{where} gets alerts already. /unsubscribe stops them.")
+    services = request.services
+    low = [s for s in await services.inventory.statuses() if s.is_low]
+    advice = await services.forecasts.current() if services.forecasts is not None else {}
+    buy = [services.catalog.get(k) for k, a in advice.items() if a.advice is Advice.BUY_NOW]
     return Reply(
         f"Subscribed. {where} will get alerts as they happen: sharp price moves, low stock and "
-        "buy signals. /unsubscribe stops them; /alerts shows the history."
+        "buy signals. /unsubscribe stops them; /alerts shows the history.\n\n"
+        + attention_report(low, buy)
     )
 
 
@@ -362,6 +376,9 @@ async def invite(request: Request) -> Reply:
     )
 
 
+# Telegram user ids are positive and fit in 52 bits (a double, as some clients hold them).
+MAX_USER_ID = 2**53
+_USER_ID = re.compile(r"^[0-9]{1,16}$")
 USERS_USAGE = "Usage: /users, /users add ID or /users revoke ID (ID: a numeric Telegram user id)."
 
 
@@ -374,16 +391,101 @@ async def users(request: Request) -> Reply:
     if len(request.args) != 2 or request.args[0].lower() not in ("add", "revoke"):
         raise UserError(f"{USERS_USAGE} Example: /users revoke 123456789")
     action, text = request.args[0].lower(), request.args[1]
-    if not text.isdigit():
+    user_id = int(text) if _USER_ID.match(text) else 0
+    if not 0 < user_id < MAX_USER_ID:
         raise UserError(
-            f"The user id must be a number, got '{text}'. Example: /users {action} 123456789"
+            f"The user id must be a Telegram user id (a whole number above 0), got "
+            f"'{quoted(text)}'. Example: /users {action} 123456789"
         )
-    user_id = int(text)
     if action == "add":
         await access.grant(user_id, by=request.caller.user_id)
         return Reply(f"User <code>{user_id}</code> has access now (as a buyer).")
     await access.revoke(user_id)
     return Reply(f"User <code>{user_id}</code> no longer has access.")
+
+
+PRICES_USAGE = (
+    "Usage: /prices, /prices accept MATERIAL, /prices drop MATERIAL or "
+    "/prices delete MATERIAL TIME (TIME in UTC, e.g. 2026-11-24T14:05)"
+)
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CLOCK = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:?\d{2})?$")
+_SECONDS = re.compile(r"^\d{1,2}:\d{2}:\d{2}")
+
+
+def parse_moment(words: tuple[str, ...]) -> tuple[datetime, timedelta]:
+    """A time an admin typed ('2026-11-24T14:05', '2026-11-24 14:05:17', '2026-11-24'; UTC
+    unless it says otherwise) and how precise it is: a day, a minute or a second."""
+    text = "T".join(words)
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(
+            f"'{quoted(' '.join(words))}' is not a time: write it as 2026-11-24T14:05 (UTC)."
+        ) from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    clock = text.partition("T")[2]
+    if not clock:
+        span = timedelta(days=1)
+    elif _SECONDS.match(clock):
+        span = timedelta(seconds=1)
+    else:
+        span = timedelta(minutes=1)
+    return at.astimezone(UTC), span
+
+
+def _split_time(words: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(material words, time words): the time is the last word, or the last two when they
+    are a day and a clock time."""
+    if len(words) >= 3 and _DAY.match(words[-2]) and _CLOCK.match(words[-1]):
+        return words[:-2], words[-2:]
+    return words[:-1], words[-1:]
+
+
+async def prices(request: Request) -> Reply:
+    """/prices [accept MATERIAL | drop MATERIAL | delete MATERIAL TIME]: feed prices held as
+    implausible, accepted or dropped; a bad stored price removed (admins)."""
+    _private_only(request, "/prices")
+    guard = request.services.price_guard
+    if guard is None:
+        return Reply("Feed prices are not checked here, so none are held.")
+    if not request.args:
+        return Reply(held_report(await guard.all_held(), guard.max_jump_pct), refresh="/prices")
+    action, rest = request.args[0].lower(), request.args[1:]
+    if action in ("accept", "drop"):
+        material = request.material(f"/prices {action} MATERIAL", rest)
+        if action == "accept":
+            held = await guard.accept(material)
+            done = f"Accepted {len(held.points)} held {esc(material.name)} prices"
+            then = f"/price {material.key} shows them now."
+        else:
+            held = await guard.drop(material)
+            done = f"Dropped {len(held.points)} held {esc(material.name)} prices"
+            then = "They will not be stored."
+        if not held.points:
+            return Reply(f"No {esc(material.name)} prices are held. /prices lists what is.")
+        return Reply(f"{done} ({held_prices_line(held)}). {then}")
+    if action == "delete":
+        material_words, time_words = _split_time(rest)
+        if not material_words:
+            raise UserError(f"Which material and time? {PRICES_USAGE}")
+        material = request.material("/prices delete MATERIAL TIME", material_words)
+        at, span = parse_moment(time_words)
+        point = await guard.delete(material, at, span)
+        latest = (await request.services.prices.summary(material)).latest
+        now = (
+            f" It now shows {amount(latest.price)} {esc(material.price_unit)} "
+            f"({moment(latest.at)})."
+            if latest is not None
+            else ""
+        )
+        return Reply(
+            f"Deleted the {esc(material.name)} price of {amount(point.price)} "
+            f"{esc(material.price_unit)} stored at {point.at:%Y-%m-%d %H:%M:%S} UTC.{now} "
+            "Forecasts leave it out from their next retrain."
+        )
+    raise UserError(f"Unknown /prices action '{quoted(request.args[0])}'. {PRICES_USAGE}")
 
 
 COMMANDS: dict[str, Command] = {
@@ -468,6 +570,15 @@ COMMANDS: dict[str, Command] = {
             users,
             admin_only=True,
         ),
+        Command(
+            "prices",
+            "/prices [accept MATERIAL | drop MATERIAL | delete MATERIAL TIME]",
+            "/prices accept copper",
+            "feed prices held as implausible: accept or drop them; delete a bad stored "
+            "price (admins).",
+            prices,
+            admin_only=True,
+        ),
     )
 }
 
@@ -482,7 +593,7 @@ def parse(line: str) -> tuple[str, tuple[str, ...]]:
 def unknown_command(name: str) -> Reply:
     close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
     hint = f" Did you mean /{close[0]}?" if close else ""
-    return Reply(f"Unknown command /{esc(name)}.{hint} Send /help for the list.")
+    return Reply(f"Unknown command /{esc(quoted(name))}.{hint} Send /help for the list.")
 
 
 async def execute(

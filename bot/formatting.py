@@ -13,9 +13,11 @@ from core.alerts import AlertRecord
 from core.forecasting import Forecast, Outlook
 from core.inventory import StockLevel, StockStatus
 from core.models import Alert, AlertType, DeliverySummary, Material, Severity
+from core.price_guard import CONFIRMATIONS, HeldPrices
 from core.prices import PriceSummary
 from core.recipients import WhatsAppNumber
 from core.vendors import DELIVERY_WEIGHT, PRICE_WEIGHT, RATING_WEIGHT, VendorRanking
+from core.wording import percent, plural
 
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -53,7 +55,7 @@ def amount(value: float) -> str:
 
 
 def pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.1f}%"
+    return "n/a" if value is None else percent(value)
 
 
 def moment(at: datetime) -> str:
@@ -69,22 +71,70 @@ def plain(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
+# A tag, an entity, or one character of text: the units a message may be split between.
+_HTML_UNIT = re.compile(r"<[^<>]*>|&#?\w+;|.", re.DOTALL)
+_TAG_NAME = re.compile(r"^<(/?)\s*([a-zA-Z][\w-]*)")
+
+
+def _size(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units), of the HTML as sent."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _after(stack: tuple[tuple[str, str], ...], html_text: str) -> tuple[tuple[str, str], ...]:
+    """The tags still open after `html_text`, each as (name, its opening tag)."""
+    opened = list(stack)
+    for tag in re.findall(r"<[^<>]*>", html_text):
+        match = _TAG_NAME.match(tag)
+        if match is None:
+            continue
+        closing, name = match.groups()
+        if not closing:
+            opened.append((name.lower(), tag))
+        elif opened and opened[-1][0] == name.lower():
+            opened.pop()
+    return tuple(opened)
+
+
+def _close(stack: tuple[tuple[str, str], ...]) -> str:
+    return "".join(f"</{name}>" for name, _ in reversed(stack))
+
+
+def _reopen(stack: tuple[tuple[str, str], ...]) -> str:
+    return "".join(tag for _, tag in stack)
+
+
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Splits text at line breaks into pieces under `limit` characters."""
+    """Splits HTML text into pieces under `limit` characters: at line breaks where it can,
+    never inside a tag or an entity. A tag open where the text is split is closed at the end
+    of one piece and opened again at the start of the next, so each piece is valid HTML."""
     pieces: list[str] = []
+    stack: tuple[tuple[str, str], ...] = ()
     current = ""
+    fresh = True  # nothing but reopened tags in `current` yet
+
+    def flush() -> None:
+        nonlocal current, fresh
+        pieces.append(current + _close(stack))
+        current, fresh = _reopen(stack), True
+
     for line in text.split("\n"):
-        while len(line) >= limit:  # a single line too long for one message
-            pieces.append(line[: limit - 1])
-            line = line[limit - 1 :]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) >= limit:
-            pieces.append(current)
-            current = line
-        else:
-            current = candidate
-    if current or not pieces:
-        pieces.append(current)
+        joined = line if fresh else f"{current}\n{line}"
+        after = _after(stack, line)
+        if not fresh and _size(joined) + _size(_close(after)) >= limit:
+            flush()
+        if fresh:
+            joined = current + line
+        if _size(joined) + _size(_close(after)) < limit:
+            current, stack, fresh = joined, after, False
+            continue
+        for unit in _HTML_UNIT.findall(line):  # a line too long for one message
+            unit_after = _after(stack, unit)
+            if not fresh and _size(current + unit) + _size(_close(unit_after)) >= limit:
+                flush()
+            current, stack, fresh = current + unit, unit_after, False
+    if not fresh or not pieces:
+        pieces.append(current + _close(stack))
     return pieces
 
 
@@ -135,12 +185,12 @@ def stock_line(status: StockStatus) -> str:
     cover = (
         "not being used"
         if status.days_of_cover is None
-        else f"{status.days_of_cover:.0f} days of cover"
+        else f"{plural(status.days_of_cover, 'day')} of cover"
     )
     return (
         f"{_LEVEL_MARK[status.level]} <b>{esc(status.material.name)}</b>: "
         f"{amount(item.on_hand)} {unit} on hand, uses {amount(item.daily_consumption)} {unit}/day "
-        f"→ {cover} (lead time {item.lead_time_days} days)\n"
+        f"→ {cover} (lead time {plural(item.lead_time_days, 'day')})\n"
         f"    reorder at {amount(status.reorder_point)} {unit} "
         f"(safety stock {amount(status.safety_stock)} {unit}) · minimum "
         f"{amount(item.minimum)} {unit} · {_advice(status)}"
@@ -151,9 +201,28 @@ def stock_report(statuses: Sequence[StockStatus]) -> str:
     if not statuses:
         return "No stock is recorded yet."
     low = sum(1 for s in statuses if s.is_low)
-    head = f"{low} of {len(statuses)} need ordering" if low else "all ok"
+    head = (
+        f"{low} of {len(statuses)} {'needs' if low == 1 else 'need'} ordering" if low else "all ok"
+    )
     head = f"<b>Stock</b>: {head}"
     return "\n".join([head, *(stock_line(s) for s in statuses)])
+
+
+def attention_report(low: Sequence[StockStatus], buy: Sequence[Material]) -> str:
+    """What needs attention now, for a chat that just subscribed: stock at or below its
+    reorder point, and the materials whose advice is BUY NOW."""
+    if not low and not buy:
+        return "Nothing needs attention right now: no stock is low and no advice says BUY NOW."
+    lines = ["<b>Needs attention now</b>"]
+    for status in low:
+        item, unit = status.item, esc(status.item.unit)
+        lines.append(
+            f"{_LEVEL_MARK[status.level]} {esc(status.material.name)} stock: "
+            f"{amount(item.on_hand)} {unit}, {_advice(status)} · /stock {esc(status.material.key)}"
+        )
+    for material in buy:
+        lines.append(f"🛒 {esc(material.name)}: BUY NOW · /forecast {esc(material.key)} says why")
+    return "\n".join(lines)
 
 
 def vendor_report(ranking: VendorRanking) -> str:
@@ -168,7 +237,7 @@ def vendor_report(ranking: VendorRanking) -> str:
         q = ranked.quote
         details = [
             f"{amount(q.price)} {esc(q.currency)}/{esc(material.unit)}",
-            f"{q.delivery_days} days",
+            plural(q.delivery_days, "day"),
             f"★{q.rating:.1f}",
         ]
         if q.min_order_qty is not None:
@@ -184,6 +253,36 @@ def vendor_report(ranking: VendorRanking) -> str:
         lines.append(f"{place}. <b>{esc(q.vendor)}</b>: " + " · ".join(details))
     label = "Best pick" if ranking.best else "No pick"
     lines.append(f"<b>{label}</b>: {esc(ranking.why)}")
+    return "\n".join(lines)
+
+
+def held_prices_line(held: HeldPrices) -> str:
+    """'3 prices at 980,000 USD/t since 24 Nov 12:05 UTC, +9,769.0% from 9,912'."""
+    count = len(held.points)
+    line = (
+        f"{plural(count, 'price')} at {amount(held.level)} {esc(held.material.price_unit)} "
+        f"since {moment(held.points[0].at)}"
+    )
+    if held.jump_pct is not None and held.reference is not None:
+        line += f", {percent(held.jump_pct)} from {amount(held.reference)}"
+    return line
+
+
+def held_report(held: Sequence[HeldPrices], max_jump_pct: float) -> str:
+    """/prices: the feed prices held as implausible, with what an admin can do."""
+    rule = f"more than {max_jump_pct:g}% from the last accepted price"
+    if not held:
+        return f"No feed prices are held. A price {rule} would be held here until confirmed."
+    lines = [f"<b>Held feed prices</b> ({rule}), not shown or alerted:"]
+    for h in held:
+        key = esc(h.material.key)
+        lines.append(
+            f"<b>{esc(h.material.name)}</b>: {held_prices_line(h)}. "
+            f"/prices accept {key} or /prices drop {key}"
+        )
+    lines.append(
+        f"<i>Accepted by themselves when {CONFIRMATIONS} more prices confirm the level.</i>"
+    )
     return "\n".join(lines)
 
 
@@ -213,7 +312,7 @@ def alert_report(records: Sequence[AlertRecord | Alert], material: Material | No
             f"No alerts{scope} yet. Alerts come when a price moves sharply, stock runs low or "
             "the forecast says buy now."
         )
-    lines = [f"<b>Last {len(records)} alerts{scope}</b>, newest first"]
+    lines = [f"<b>Last {plural(len(records), 'alert')}{scope}</b>, newest first"]
     for record in records:
         a, delivery = (
             (record.alert, record.delivery) if isinstance(record, AlertRecord) else (record, None)
@@ -309,7 +408,7 @@ def forecast_report(outlook: Outlook) -> str:
     track = (
         "Track record: none yet."
         if accuracy is None
-        else f"Track record: last {accuracy.forecasts} forecasts: typical error "
+        else f"Track record: last {plural(accuracy.forecasts, 'forecast')}: typical error "
         f"{accuracy.mae_pct:.1f}% (naive {accuracy.naive_mae_pct:.1f}%); the 95% range held "
         f"{accuracy.coverage_pct:.0f}% of the time."
     )

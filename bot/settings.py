@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -11,7 +10,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+from core.adapters.http_feed import PricePath
+from core.recipients import E164
 
 
 class SettingsError(Exception):
@@ -107,7 +107,9 @@ class Settings(BaseSettings):
         PriceSource("simulated"), description="simulated, csv:PATH or http:URL"
     )
     price_http_paths: PairMap = Field(
-        {}, description="material=json.path pairs, e.g. copper=rates.XCU,aluminium=rates.ALU"
+        {},
+        description="material=[1/]json.path[*FACTOR] pairs, e.g. "
+        "copper=rates.XCU,aluminium=1/rates.ALU*32150.7466",
     )
     price_http_headers: PairMap = Field({}, description="Header=value pairs, e.g. X-Api-Key=abc123")
     price_update_seconds: int = Field(300, gt=0, description="a whole number of seconds > 0")
@@ -115,6 +117,9 @@ class Settings(BaseSettings):
     forecast_horizon_days: int = Field(7, ge=1, le=30, description="a whole number of days, 1-30")
     price_alert_pct: float = Field(5.0, gt=0, le=100, description="a percentage > 0, e.g. 5")
     buy_threshold_pct: float = Field(2.0, gt=0, le=100, description="a percentage > 0, e.g. 2")
+    price_max_jump_pct: float = Field(
+        50.0, gt=0, description="a percentage > 0, e.g. 50 (a larger move is held as suspect)"
+    )
     alert_cooldown_minutes: int = Field(360, ge=0, description="a whole number of minutes >= 0")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="DEBUG, INFO, WARNING or ERROR"
@@ -148,6 +153,18 @@ class Settings(BaseSettings):
     @classmethod
     def _pair_map(cls, value: Any) -> dict[str, str]:
         return _pairs(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("price_http_paths")
+    @classmethod
+    def _price_paths(cls, value: dict[str, str]) -> dict[str, str]:
+        for path in value.values():
+            PricePath.parse(path)
+        return value
 
     @field_validator("price_source", mode="before")
     @classmethod

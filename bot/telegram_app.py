@@ -88,6 +88,10 @@ APOLOGY = (
     "please try again in a minute."
 )
 NOT_A_COMMAND = "Send me a command, for example /price copper. /help lists them all."
+NOT_USABLE = (
+    "I read only commands, not files, photos, voice messages or stickers: send one, for "
+    "example /price copper. /help lists them all."
+)
 
 
 def build_application(
@@ -132,6 +136,9 @@ def build_application(
     application.add_handler(
         MessageHandler(message & filters.ChatType.PRIVATE & filters.TEXT, on_text)
     )
+    application.add_handler(
+        MessageHandler(message & filters.ChatType.PRIVATE & filters.ATTACHMENT, on_attachment)
+    )
     application.add_handler(CallbackQueryHandler(on_button))
     application.add_handler(ChatMemberHandler(on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_error_handler(on_error)
@@ -143,6 +150,7 @@ def run(settings: Settings) -> int:
     Telegram refuses the token, 1 when the Bot API cannot be reached at start."""
     application = build_application(settings)
     try:
+        _initialize(application)
         application.run_polling(
             allowed_updates=ALLOWED_UPDATES, stop_signals=(signal.SIGINT, signal.SIGTERM)
         )
@@ -162,6 +170,15 @@ def run(settings: Settings) -> int:
         return 1
     log.info("Bot stopped")
     return 0
+
+
+def _initialize(application: App) -> None:
+    """Meets the Bot API (getMe) on the event loop run_polling then uses, so that a refused
+    token or an unreachable server is raised here, for `run` to say in one line, rather than
+    logged with its traceback by PTB's own start-up retry loop."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(application.initialize())
 
 
 class BotRuntime:
@@ -300,6 +317,29 @@ async def on_text(update: Update, context: Context) -> None:
         return
     text = NOT_A_COMMAND if caller.role is not None else refusal(caller.user_id)
     await context.bot.send_message(caller.chat_id, text)
+
+
+async def on_attachment(update: Update, context: Context) -> None:
+    """A file, photo, voice message, sticker... in a private chat: says what the bot can use
+    (someone without access: refused)."""
+    caller = await _caller(update, context)
+    message = update.effective_message
+    if caller is None or message is None:
+        return
+    text = attachment_reply(message) if caller.role is not None else refusal(caller.user_id)
+    await context.bot.send_message(caller.chat_id, text)
+
+
+def attachment_reply(message: Message) -> str:
+    """The one line for something sent that the bot cannot use. File import (CSV, XLSX) is
+    to replace the spreadsheet branch."""
+    name = (message.document.file_name or "") if message.document is not None else ""
+    if name.lower().endswith((".csv", ".xlsx")):
+        return (
+            "File import is not available yet, so I cannot read this file. Send commands "
+            "instead, for example /price copper; /help lists them all."
+        )
+    return NOT_USABLE
 
 
 async def on_migration(update: Update, context: Context) -> None:

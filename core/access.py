@@ -42,6 +42,11 @@ class AccessPolicy:
             return granted.role
         return Role.BUYER if user_id in self._allowed else None
 
+    async def admin_ids(self) -> list[int]:
+        """Every admin: from ADMIN_USER_IDS, and granted the role at run time."""
+        granted = {u.user_id for u in await self._users.all() if u.role is Role.ADMIN}
+        return sorted(self._admins | granted)
+
     async def members(self) -> Members:
         """Everyone with access: from the settings, and granted at run time."""
         return Members(

@@ -31,6 +31,7 @@ from core.models import (
     Severity,
 )
 from core.prices import pct_change
+from core.wording import percent, plural
 
 PRICE_WINDOW = timedelta(hours=24)
 # A price compared with one more than this before it says "since <time>" instead of "in 24 h"
@@ -99,13 +100,13 @@ def price_move_alert(
         severity=Severity.CRITICAL if critical else Severity.WARNING,
         material=material.key,
         message=(
-            f"{material.name} {verb} {abs(change):.1f}% {span} to {price} "
+            f"{material.name} {verb} {abs(change):,.1f}% {span} to {price} "
             f"({when(new.at, now)}). {todo}."
         ),
         created_at=now,
         dedup_key=f"{kind}:{material.key}",
         magnitude=round(change, 2),
-        facts=AlertFacts(material.name, f"{change:+.1f}% {span}", price, todo),
+        facts=AlertFacts(material.name, f"{percent(change)} {span}", price, todo),
     )
 
 
@@ -128,7 +129,7 @@ def stock_alert(
     cover = (
         "not being used"
         if status.days_of_cover is None
-        else f"{status.days_of_cover:.0f} days of cover"
+        else f"{plural(status.days_of_cover, 'day')} of cover"
     )
     situation = f"{amount(item.on_hand)} {unit} on hand, {cover}"
     return Alert(
@@ -137,7 +138,8 @@ def stock_alert(
         material=material.key,
         message=(
             f"{material.name} stock is down to {amount(item.on_hand)} {unit}, at or below its "
-            f"{floor} of {amount(limit)} {unit}: {cover}, lead time {item.lead_time_days} days "
+            f"{floor} of {amount(limit)} {unit}: {cover}, lead time "
+            f"{plural(item.lead_time_days, 'day')} "
             f"({when(now, now)}). {todo}."
         ),
         created_at=now,
@@ -169,7 +171,7 @@ def buy_signal_alert(
     expected = (
         ""
         if current.expected_change_pct is None
-        else f", expecting {current.expected_change_pct:+.1f}%"
+        else f", expecting {percent(current.expected_change_pct)}"
     )
     was = "" if previous is None else f" (was {previous})"
     at = "" if price is None else f" at {amount(price.price)} {material.price_unit}"
@@ -190,7 +192,7 @@ def buy_signal_alert(
             material.name,
             "n/a"
             if current.expected_change_pct is None
-            else f"expected {current.expected_change_pct:+.1f}%",
+            else f"expected {percent(current.expected_change_pct)}",
             _price_text(material, price),
             f"BUY NOW. {todo}",
         ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.wording import quoted
+
 
 class UserError(Exception):
     """A request that cannot be answered as asked; the message (plain text) says what would work."""
@@ -12,7 +14,9 @@ class UnknownMaterial(UserError):
 
     def __init__(self, text: str, known: list[str], suggestion: str | None) -> None:
         hint = f" Did you mean {suggestion}?" if suggestion else ""
-        super().__init__(f"Unknown material '{text}'.{hint} Known materials: {', '.join(known)}.")
+        super().__init__(
+            f"Unknown material '{quoted(text)}'.{hint} Known materials: {', '.join(known)}."
+        )
         self.text = text
         self.known = known
         self.suggestion = suggestion

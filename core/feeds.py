@@ -5,6 +5,9 @@ finite number above zero, or its time is missing, unreadable or in the future. R
 never stored. A feed that cannot be read, or whose every row is refused, is down: that logs one
 warning when it starts and one info line when the feed is back, however many polls it lasts.
 A poll never raises (except on cancellation), so a bad feed never stops the schedule.
+
+The rows that pass go through the PriceGuard (core/price_guard.py), which holds back a price
+implausibly far from the last accepted one instead of storing it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from core.errors import FeedError, UnknownMaterial
 from core.materials import MaterialCatalog
 from core.models import FeedRow, PricePoint
 from core.ports import Clock, PriceFeed, PriceRepo
+from core.price_guard import PriceGuard
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +43,15 @@ class Refusal:
 
 @dataclass(frozen=True)
 class PollResult:
-    """What one poll did: rows accepted, prices newly stored, rows refused, or why the feed
-    could not be read."""
+    """What one poll did: rows accepted, prices newly stored, rows refused, prices held as
+    implausible, or why the feed could not be read."""
 
     accepted: int = 0
     stored: int = 0
     refused: list[Refusal] = field(default_factory=list)
     error: str | None = None
+    held: int = 0
+    conflicts: list[Refusal] = field(default_factory=list)
 
 
 def parse_time(value: datetime | str | None, now: datetime) -> datetime:
@@ -99,12 +105,18 @@ def _shown(value: object, limit: int = 40) -> str:
 
 
 class PricePoller:
-    """Polls one feed into the price repository."""
+    """Polls one feed into the price repository (through the guard, when given one)."""
 
     def __init__(
-        self, feed: PriceFeed, catalog: MaterialCatalog, prices: PriceRepo, clock: Clock
+        self,
+        feed: PriceFeed,
+        catalog: MaterialCatalog,
+        prices: PriceRepo,
+        clock: Clock,
+        guard: PriceGuard | None = None,
     ) -> None:
         self._feed = feed
+        self._guard = guard
         self._catalog = catalog
         self._prices = prices
         self._clock = clock
@@ -135,16 +147,49 @@ class PricePoller:
     async def _poll(self) -> PollResult:
         now = self._clock.now()
         batch = await self._feed.fetch()
-        points: list[PricePoint] = []
+        checked: list[tuple[FeedRow, PricePoint]] = []
         refused: list[Refusal] = []
         for row in batch.rows:
             try:
-                points.append(self._check(row, now))
+                checked.append((row, self._check(row, now)))
             except ValueError as error:
                 refused.append(Refusal(row, str(error)))
-        stored = await self._prices.add(points) if points else 0
+        points, conflicts = await self._without_conflicts(checked)
+        stored = held = 0
+        if self._guard is not None:
+            admission = await self._guard.admit(points)
+            stored, held = admission.stored, len(admission.held)
+        elif points:
+            stored = await self._prices.add(points)
         await batch.confirm()
-        return PollResult(len(points), stored, refused)
+        return PollResult(len(checked), stored, refused, held=held, conflicts=conflicts)
+
+    async def _without_conflicts(
+        self, checked: list[tuple[FeedRow, PricePoint]]
+    ) -> tuple[list[PricePoint], list[Refusal]]:
+        """The points minus those for a material and time that has a price already (stored,
+        or earlier in this batch): a different price there is a conflict, kept out and
+        reported; the same price is a plain duplicate."""
+        taken: dict[tuple[str, datetime], float] = {}
+        for material in {point.material for _, point in checked}:
+            since = min(point.at for _, point in checked if point.material == material)
+            for stored in await self._prices.history(material, since):
+                taken.setdefault((material, stored.at), stored.price)
+        points, conflicts = [], []
+        for row, point in checked:
+            first = taken.get((point.material, point.at))
+            if first is None:
+                taken[(point.material, point.at)] = point.price
+                points.append(point)
+            elif first != point.price:
+                conflicts.append(
+                    Refusal(
+                        row,
+                        f"conflicting duplicate: {point.material} at {point.at.isoformat()} "
+                        f"has the price {first:g} already; {point.price:g} is ignored",
+                    )
+                )
+        return points, conflicts
 
     def _check(self, row: FeedRow, now: datetime) -> PricePoint:
         if row.problem is not None:
@@ -200,5 +245,7 @@ class PricePoller:
             if (refusal.row.key, refusal.reason) not in self._refused_before:
                 log.warning("Price feed %s: refused %s", name, refusal.describe())
         self._refused_before = refused_now
+        for conflict in result.conflicts:
+            log.warning("Price feed %s: %s", name, conflict.describe())
         if result.stored:
             log.debug("Price feed %s: stored %d new prices", name, result.stored)

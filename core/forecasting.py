@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.alert_rules import amount
 from core.errors import UserError
 from core.forecast_model import (
     ForecastConfig,
@@ -28,10 +29,11 @@ from core.forecast_model import (
     schedule_step,
     training_windows,
 )
-from core.inventory import InventoryService, StockStatus
+from core.inventory import InventoryService, StockLevel, StockStatus
 from core.materials import MaterialCatalog
 from core.models import Advice, CurrentAdvice, Material
 from core.ports import Clock, ForecastEngine, ForecastRepo, PriceRepo
+from core.wording import percent, plural
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +128,7 @@ class Recommendation:
 
 
 def _pct(value: float) -> str:
-    return f"{value:+.1f}%"
+    return percent(value)
 
 
 def _day(day: date) -> str:
@@ -146,8 +148,26 @@ def describe_cover(stock: StockStatus) -> str:
     if stock.days_of_cover is None:
         return f"{stock.material.name} is not being used"
     return (
-        f"stock covers {stock.days_of_cover:.0f} days against a "
+        f"stock covers {plural(stock.days_of_cover, 'day')} against a "
         f"{stock.item.lead_time_days}-day lead time"
+    )
+
+
+def describe_shortfall(stock: StockStatus) -> str:
+    """'Stock is below its minimum (95 t against 120 t)', or at it, or at or below the
+    safety stock or the reorder point, whichever the level is about."""
+    item = stock.item
+    if stock.level is StockLevel.CRITICAL:
+        if stock.safety_stock > item.minimum:
+            floor, limit = "safety stock", stock.safety_stock
+        else:
+            floor, limit = "minimum", item.minimum
+    else:
+        floor, limit = "reorder point", stock.reorder_point
+    where = "at" if math.isclose(item.on_hand, limit) else "below"
+    return (
+        f"Stock is {where} its {floor} ({amount(item.on_hand)} {item.unit} against "
+        f"{amount(limit)} {item.unit})"
     )
 
 
@@ -167,8 +187,8 @@ def recommend(
     if stock is not None and stock.is_low:
         return Recommendation(
             Advice.BUY_NOW,
-            f"Stock is at its reorder point: {describe_cover(stock)} plus safety stock, so buy "
-            f"now whatever the price. {move}.",
+            f"{describe_shortfall(stock)}: {describe_cover(stock)}, so buy now whatever the "
+            f"price. {move}.",
         )
     change = forecast.expected_change_pct
     low, high = forecast.band_pct

@@ -74,6 +74,12 @@ def assess_stock(
 _LEVEL_ORDER = {StockLevel.CRITICAL: 0, StockLevel.REORDER: 1, StockLevel.OK: 2}
 
 
+def _urgency(status: StockStatus) -> tuple[int, float]:
+    """Lowest level first, then the fewest days of cover (0 first; not being used last)."""
+    cover = math.inf if status.days_of_cover is None else status.days_of_cover
+    return _LEVEL_ORDER[status.level], cover
+
+
 class InventoryService:
     """Answers "how long will our stock last, and what must be ordered?"."""
 
@@ -85,7 +91,7 @@ class InventoryService:
     async def statuses(self) -> list[StockStatus]:
         """Every stocked material, the most urgent first."""
         statuses = [await self._assess(item) for item in await self._inventory.all()]
-        return sorted(statuses, key=lambda s: (_LEVEL_ORDER[s.level], s.days_of_cover or math.inf))
+        return sorted(statuses, key=_urgency)
 
     async def status(self, material: Material) -> StockStatus:
         for item in await self._inventory.all():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 
 from core.errors import UnknownMaterial
@@ -11,7 +12,10 @@ from core.models import Material
 
 
 def _normalize(text: str) -> str:
-    return re.sub(r"[\s_\-]+", " ", text).strip().lower()
+    """Compatibility forms folded (full-width letters from an East Asian keyboard,
+    ligatures, no-break spaces), case and spacing ignored."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return re.sub(r"[\s_\-]+", " ", folded).strip()
 
 
 class MaterialCatalog:

@@ -49,6 +49,9 @@ class AlertMonitor:
         self._clock = clock
         self._policy = policy
         self._advice = advice
+        # In memory: after a restart each is at worst logged or recorded once more.
+        self._held_back_after: dict[str, int | None] = {}  # condition -> id of the alert
+        self._unheard: dict[str, Alert] = {}  # condition -> last alert for no recipients
 
     async def check_prices(self) -> list[Alert]:
         """Each material's latest price, if not checked before, against 24 h before it.
@@ -117,13 +120,28 @@ class AlertMonitor:
         return raised
 
     async def raise_alert(self, candidate: Alert) -> Alert | None:
-        """Records the alert for every current recipient unless the cool-down holds it back."""
-        last = await self._outbox.last_alert(candidate.dedup_key)
+        """Records the alert for every current recipient unless the cool-down holds it back.
+
+        The cool-down starts only with an alert that reached someone (the outbox leaves out
+        those whose deliveries all failed): a chat that subscribes after an alert reached
+        nobody gets the next one. So that a condition with nobody to tell is not recorded on
+        every check, an alert for no recipients is not repeated within the cool-down either.
+        """
+        key = candidate.dedup_key
+        last = await self._outbox.last_alert(key)
         if not cooldown_allows(candidate, last, self._policy):
-            log.info("Held back by the cool-down (%s): %s", candidate.dedup_key, candidate.message)
+            self._held_back(candidate, last)
             return None
         recipients = await self._recipients.for_alerts()
+        unheard = self._unheard.get(key)
+        if not recipients and not cooldown_allows(candidate, unheard, self._policy):
+            log.debug("Not recorded again, still nobody to tell (%s)", key)
+            return None
         alert = await self._outbox.record(candidate, recipients)
+        if recipients:
+            self._unheard.pop(key, None)
+        else:
+            self._unheard[key] = alert
         log.info(
             "Alert %s %s for %d recipients: %s",
             alert.severity,
@@ -132,6 +150,21 @@ class AlertMonitor:
             alert.message,
         )
         return alert
+
+    def _held_back(self, candidate: Alert, last: Alert | None) -> None:
+        """Logs the first time the cool-down holds back a condition after an alert, and only
+        at DEBUG on the checks after it."""
+        key = candidate.dedup_key
+        alerted = None if last is None else last.id
+        if self._held_back_after.get(key) == alerted:
+            log.debug("Still held back by the cool-down (%s)", key)
+            return
+        self._held_back_after[key] = alerted
+        log.info(
+            "Held back by the cool-down (%s): %s (not logged again until the next alert)",
+            key,
+            candidate.message,
+        )
 
     async def _current_advice(self) -> Mapping[str, CurrentAdvice]:
         if self._advice is None:

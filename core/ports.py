@@ -68,6 +68,10 @@ class PriceRepo(Protocol):
         """The last price of each day (UTC) from `since` on, oldest first."""
         ...
 
+    async def delete(self, material: str, at: datetime) -> int:
+        """Removes the material's points stored at `at` (any source); returns how many."""
+        ...
+
 
 class InventoryRepo(Protocol):
     async def all(self) -> list[InventoryItem]: ...
@@ -199,7 +203,8 @@ class AlertOutbox(Protocol):
         ...
 
     async def last_alert(self, dedup_key: str) -> Alert | None:
-        """The newest alert raised for this condition."""
+        """The newest alert raised for this condition that reached, or can still reach,
+        someone: one whose deliveries all failed, or that had none, is left out."""
         ...
 
 

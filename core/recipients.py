@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from core.errors import UserError
 from core.models import Channel, Recipient, Subscription
 from core.ports import Clock, DeliveryQueue, SubscriptionRepo
+from core.wording import quoted
 
 log = logging.getLogger(__name__)
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# A +, then 8 to 15 ASCII digits (the country code first, never 0), as the refusal says.
+E164 = re.compile(r"^\+[1-9][0-9]{7,14}\Z")
 _SEPARATORS = re.compile(r"[\s\-().]")
 
 
@@ -34,8 +36,8 @@ def parse_e164(text: str) -> str:
     number = _SEPARATORS.sub("", text.strip().removeprefix("whatsapp:"))
     if not E164.match(number):
         raise UserError(
-            f"'{text}' is not a phone number in international (E.164) form: a + , the country "
-            "code and the number, 8 to 15 digits, e.g. +4915112345678."
+            f"'{quoted(text)}' is not a phone number in international (E.164) form: a + , the "
+            "country code and the number, 8 to 15 digits, e.g. +4915112345678."
         )
     return number
 

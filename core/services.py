@@ -10,6 +10,7 @@ from core.forecasting import ForecastService
 from core.inventory import InventoryService
 from core.materials import MaterialCatalog
 from core.ports import Clock
+from core.price_guard import PriceGuard
 from core.prices import PriceService
 from core.recipients import RecipientDirectory
 from core.subscriptions import SubscriptionService
@@ -29,3 +30,4 @@ class Services:
     subscriptions: SubscriptionService
     recipients: RecipientDirectory
     forecasts: ForecastService | None = None  # None: forecasting is not set up
+    price_guard: PriceGuard | None = None  # None: feed prices are not checked here

@@ -2,10 +2,11 @@
 
 Each valid quote in the material's currency gets a score out of 100:
   50 x (cheapest price / its price) + 30 x (fastest delivery / its delivery) + 20 x (rating / 5),
-so the cheapest, fastest, best-rated vendor scores 100 and each point lost says how far behind
-it is. Delivery counts at least one day. Expired quotes are scored the same way but listed after
-the valid ones and never picked; quotes in another currency are listed but not compared (no
-exchange rates are assumed).
+where the cheapest and fastest are those of the valid quotes, so the cheapest, fastest,
+best-rated vendor scores 100, each point lost says how far behind it is, and the pick has the
+best score shown. Delivery counts at least one day. Expired quotes get no score: they are listed
+after the valid ones and never picked. Quotes in another currency are listed but not compared
+(no exchange rates are assumed).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import date
 
 from core.models import Material, VendorQuote
 from core.ports import Clock, VendorRepo
+from core.wording import plural
 
 PRICE_WEIGHT = 50.0
 DELIVERY_WEIGHT = 30.0
@@ -23,13 +25,13 @@ RATING_WEIGHT = 20.0
 
 @dataclass(frozen=True)
 class RankedQuote:
+    """A quote with its score (None when expired or not comparable); `comparable` says it is
+    in the material's currency."""
+
     quote: VendorQuote
     score: float | None
     expired: bool
-
-    @property
-    def comparable(self) -> bool:
-        return self.score is not None
+    comparable: bool = True
 
 
 @dataclass(frozen=True)
@@ -45,15 +47,20 @@ class VendorRanking:
 def rank_quotes(material: Material, quotes: list[VendorQuote], today: date) -> VendorRanking:
     """Scores and orders `quotes`: valid ones by score, then expired, then other currencies."""
     comparable = [q for q in quotes if q.currency == material.currency]
+    others = [
+        RankedQuote(q, None, _expired(q, today), False) for q in quotes if q not in comparable
+    ]
     if not comparable:
         return VendorRanking(
-            material,
-            [RankedQuote(q, None, _expired(q, today)) for q in quotes],
-            None,
-            f"No quotes in {material.currency} for {material.name} yet.",
+            material, others, None, f"No quotes in {material.currency} for {material.name} yet."
         )
-    cheapest = min(q.price for q in comparable)
-    fastest = max(1, min(q.delivery_days for q in comparable))
+    valid = [q for q in comparable if not _expired(q, today)]
+    expired = sorted((q for q in comparable if q not in valid), key=lambda q: q.price)
+    if not valid:
+        stale = [RankedQuote(q, None, True) for q in expired]
+        return VendorRanking(material, stale + others, None, _why(None, []))
+    cheapest = min(q.price for q in valid)
+    fastest = max(1, min(q.delivery_days for q in valid))
 
     def score(q: VendorQuote) -> float:
         return (
@@ -62,12 +69,12 @@ def rank_quotes(material: Material, quotes: list[VendorQuote], today: date) -> V
             + RATING_WEIGHT * q.rating / 5.0
         )
 
-    scored = [RankedQuote(q, score(q), _expired(q, today)) for q in comparable]
-    scored.sort(key=lambda r: (r.expired, -(r.score or 0.0), r.quote.price))
-    others = [RankedQuote(q, None, _expired(q, today)) for q in quotes if q not in comparable]
-    valid = [r for r in scored if not r.expired]
-    best = valid[0] if valid else None
-    return VendorRanking(material, scored + others, best, _why(best, valid))
+    scored = sorted(
+        (RankedQuote(q, score(q), False) for q in valid),
+        key=lambda r: (-(r.score or 0.0), r.quote.price),
+    )
+    stale = [RankedQuote(q, None, True) for q in expired]
+    return VendorRanking(material, scored + stale + others, scored[0], _why(scored[0], scored))
 
 
 def _expired(quote: VendorQuote, today: date) -> bool:
@@ -86,10 +93,11 @@ def _why(best: RankedQuote | None, valid: list[RankedQuote]) -> str:
     else:
         dearer = (quote.price / cheapest.price - 1) * 100
         price = f"{dearer:.1f}% above the cheapest ({cheapest.vendor})"
+    days = plural(quote.delivery_days, "day")
     delivery = (
-        f"the fastest delivery ({quote.delivery_days} days)"
+        f"the fastest delivery ({days})"
         if quote.delivery_days == fastest.delivery_days
-        else f"delivery in {quote.delivery_days} days"
+        else f"delivery in {days}"
     )
     rating = f"rated {quote.rating:.1f}/5" + (" (the best)" if quote.rating == top_rating else "")
     reason = f"{quote.vendor} scores {best.score:.0f}/100: {price}, {delivery}, {rating}"

@@ -41,6 +41,7 @@ from core.models import (
     VendorQuote,
 )
 from core.ports import FeedBatch, ForecastEngine
+from core.price_guard import PriceGuard
 from core.prices import PriceService
 from core.recipients import RecipientDirectory
 from core.services import Services
@@ -103,6 +104,13 @@ class FakePriceRepo:
         closes = {p.at.date(): p.price for p in self._of(material) if p.at.date() >= since}
         return sorted(closes.items())
 
+    async def delete(self, material: str, at: datetime) -> int:
+        gone = [p for p in self.points if (p.material, p.at) == (material, at)]
+        for point in gone:
+            self.points.remove(point)
+            self._keys.discard((point.material, point.at, point.source))
+        return len(gone)
+
 
 class FakeInventoryRepo:
     def __init__(
@@ -164,7 +172,10 @@ class FakeOutbox:
         return stored
 
     async def last_alert(self, dedup_key: str) -> Alert | None:
-        same = [a for a in self.alerts if a.dedup_key == dedup_key]
+        heard = {
+            d.alert_id for d in self.deliveries.values() if d.status is not DeliveryStatus.FAILED
+        }
+        same = [a for a in self.alerts if a.dedup_key == dedup_key and a.id in heard]
         return max(same, key=lambda a: (a.created_at, a.id or 0)) if same else None
 
     async def recent(self, limit: int, material: str | None = None) -> list[Alert]:
@@ -460,6 +471,7 @@ def make_services(
     whatsapp_enabled: bool = True,
     invites: FakeInviteRepo | None = None,
     forecast_engine: ForecastEngine | None = None,
+    state: FakeStateStore | None = None,
 ) -> Services:
     """The core services over fakes, as the composition root builds them over SQLite. With an
     `outbox`, /alerts reads the alerts recorded there with their deliveries."""
@@ -493,6 +505,9 @@ def make_services(
             queue=outbox,
         ),
         forecasts=forecasts,
+        price_guard=PriceGuard(
+            catalog, prices, state or FakeStateStore(), clock, outbox=outbox, access=access
+        ),
     )
 
 

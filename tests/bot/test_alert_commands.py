@@ -124,6 +124,10 @@ async def test_whatsapp_numbers_are_added_listed_and_removed_by_admins(world: Wo
         ("/whatsapp add", "Which number? Usage: /whatsapp list, /whatsapp add +E164"),
         ("/whatsapp delete +4915112345678", "Unknown /whatsapp action 'delete'."),
         ("/whatsapp list +4915112345678", "/whatsapp list takes no number."),
+        # The rule the refusal states: a +, then 8 to 15 digits (ASCII digits, that is).
+        ("/whatsapp add +1234567", "'+1234567' is not a phone number in international"),
+        ("/whatsapp add +1234567890123456", "8 to 15 digits"),
+        ("/whatsapp add +٤٩١٥١١٢٣٤٥٦٧٨", "'+٤٩١٥١١٢٣٤٥٦٧٨' is not a phone number"),
     ],
 )
 async def test_whatsapp_mistakes_get_one_line_saying_what_works(
@@ -131,6 +135,18 @@ async def test_whatsapp_mistakes_get_one_line_saying_what_works(
 ) -> None:
     reply = await world.ask(line)
     assert reply.text.count("\n") == 0 and expected in reply.text
+
+
+async def test_whatsapp_numbers_of_8_and_15_digits_are_taken(world: World) -> None:
+    assert (await world.ask("/whatsapp add +12345678")).text.startswith("+12345678 will get")
+    assert (await world.ask("/whatsapp add +123456789012345")).text.startswith("+1234567890")
+
+
+async def test_whatsapp_works_only_in_a_private_chat(world: World) -> None:
+    in_group = Caller(user_id=1, role=Role.ADMIN, chat_id=-100, is_group=True)
+    reply = await world.ask("/whatsapp add +4915112345678", in_group)
+    assert reply.text.startswith("Send /whatsapp to me in a private chat")
+    assert "added by" not in (await world.ask("/whatsapp list")).text
 
 
 async def test_whatsapp_is_for_admins_only(world: World) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bot.backtest import InputOptions, describe_input, load_series
 from tests.bot.test_console import procurebot
 
 
@@ -75,3 +76,89 @@ def test_bad_backtest_input_gets_one_line(tmp_path: Path) -> None:
         done = procurebot(tmp_path, "backtest", *arguments)
         assert done.returncode == 2, arguments
         assert message in done.stderr and done.stderr.strip().count("\n") == 0, done.stderr
+
+
+def european_csv(path: Path, rows: int = 320) -> pd.Series:
+    """Day-first dates, `;` between fields and decimal commas, as a European spreadsheet saves
+    them."""
+    prices = trading_days_csv(path, rows)
+    lines = ["Datum;Kasse"] + [
+        f"{day:%d/%m/%Y};{f'{price:.1f}'.replace('.', ',')}" for day, price in prices.items()
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return prices
+
+
+def test_ambiguous_dates_are_refused_unless_dayfirst_says_how_to_read_them(
+    tmp_path: Path,
+) -> None:
+    prices = european_csv(tmp_path / "kupfer.csv")
+    done = procurebot(tmp_path, "backtest", "--csv", "kupfer.csv", "--date-column", "Datum")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "kupfer.csv: dates like '02/01/2023' (line 2) could be day or month first (line 11 has "
+        "'13/01/2023': day first): add --dayfirst, or --date-format %m/%d/%Y for month first"
+    )
+    for how in ({"dayfirst": True}, {"date_format": "%d/%m/%Y"}):
+        loaded = load_series(tmp_path / "kupfer.csv", InputOptions("Datum", **how))
+        assert loaded.series.index[0] == pd.Timestamp("2023-01-02")  # 2 January, not 1 February
+        assert loaded.used == loaded.read == 320 and loaded.dropped == {}
+        assert list(loaded.series) == list(prices)
+
+
+def test_semicolons_and_decimal_commas_are_detected(tmp_path: Path) -> None:
+    prices = european_csv(tmp_path / "kupfer.csv", rows=60)
+    loaded = load_series(tmp_path / "kupfer.csv", InputOptions("Datum", dayfirst=True))
+    assert (loaded.delimiter, loaded.decimal, loaded.series.name) == (";", ",", "Kasse")
+    assert loaded.series.iloc[0] == prices.iloc[0] and loaded.series.iloc[0] > 1000
+    assert describe_input(loaded) == (
+        "  Input: 60 rows read (';'-separated, decimal commas), all used"
+    )
+
+
+def test_the_summary_says_how_many_rows_were_read_and_dropped_and_why(tmp_path: Path) -> None:
+    european_csv(tmp_path / "kupfer.csv")
+    lines = (tmp_path / "kupfer.csv").read_text(encoding="utf-8").splitlines()
+    lines[5] = lines[5].split(";")[0] + ";"  # no price on line 6
+    lines[29] = "31/02/2023;9000,5"  # no such day, on line 30
+    (tmp_path / "kupfer.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = procurebot(
+        tmp_path, "backtest", "--csv", "kupfer.csv", "--date-column", "Datum", "--dayfirst",
+        "--origins", "1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (
+        "  Input: 320 rows read (';'-separated, decimal commas), 318 used, 2 dropped: "
+        "1 with no price (line 6); 1 with an unreadable date (line 30)"
+    ) in done.stdout.splitlines()
+
+
+def test_mostly_unusable_rows_are_refused_not_dropped(tmp_path: Path) -> None:
+    trading_days_csv(tmp_path / "prices.csv", rows=100)
+    lines = (tmp_path / "prices.csv").read_text(encoding="utf-8").splitlines()
+    for index in range(1, 70):
+        lines[index] = lines[index].rsplit(",", 1)[0] + ",n/a"
+    (tmp_path / "prices.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = procurebot(tmp_path, "backtest", "--csv", "prices.csv", "--price-column", "cash")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "prices.csv: column 'cash' is not numeric: line 2 has 'n/a'"
+    lines[1:70] = [line.replace(",n/a", ",") for line in lines[1:70]]
+    (tmp_path / "prices.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = procurebot(tmp_path, "backtest", "--csv", "prices.csv", "--price-column", "cash")
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(
+        "prices.csv: 69 of 100 rows cannot be used, 69 with no price (lines 2, 3, 4 and 66 more)"
+    )
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_fitting(tmp_path: Path) -> None:
+    trading_days_csv(tmp_path / "prices.csv", rows=320)
+    (tmp_path / "results").mkdir()
+    cases = [
+        ("missing/out.csv", "--output missing/out.csv: the folder missing does not exist"),
+        ("results", "--output results is a folder: name a file, e.g. results/backtest.csv"),
+    ]
+    for output, message in cases:
+        done = procurebot(tmp_path, "backtest", "--csv", "prices.csv", "--output", output)
+        assert done.returncode == 2
+        assert done.stderr.strip() == message  # one line, and no "Fitting Prophet" before it

@@ -40,3 +40,19 @@ async def test_credentials_without_a_sender_name_the_missing_setting(tmp_path: P
 async def test_an_http_feed_without_paths_names_the_missing_setting(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="PRICE_HTTP_PATHS is empty"):
         await build(tmp_path, price_source="http:http://prices.test/latest")
+
+
+async def test_an_http_feed_path_for_no_material_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="PRICE_HTTP_PATHS: Unknown material 'gold'"):
+        await build(
+            tmp_path,
+            price_source="http:http://prices.test/latest",
+            price_http_paths="Copper=rates.XCU,aluminum=rates.ALU,gold=rates.XAU",
+        )
+
+
+def test_a_malformed_price_path_is_a_bad_setting() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None, price_http_paths="copper=1/rates.XCU*ounce")
+    assert str(raised.value).startswith("Invalid setting PRICE_HTTP_PATHS=")
+    assert "material=[1/]json.path[*FACTOR] pairs" in str(raised.value)

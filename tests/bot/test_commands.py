@@ -1,16 +1,20 @@
 """The chat commands through the shared command layer, over fake core repositories."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.commands import COMMANDS, Caller, Renderer, execute, parse
-from bot.formatting import Reply, split_message
+from bot.commands import COMMANDS, Caller, Renderer, execute, parse, parse_moment
+from bot.formatting import Reply, esc, pct, split_message, stock_line, vendor_report
 from core.adapters.prophet_model import ProphetEngine
+from core.inventory import assess_stock
 from core.models import Alert, AlertType, Channel, Role, Severity
 from core.services import Services
+from core.vendors import rank_quotes
 from tests.conftest import png_size
+from tests.fake_telegram.html import parse_html, telegram_length
 from tests.fakes import (
+    COPPER,
     NOW,
     FakeAlertRepo,
     FakeInventoryRepo,
@@ -107,7 +111,7 @@ async def test_commands_needing_a_material_offer_buttons_when_it_is_missing(
 async def test_stock_flags_low_materials_first(services: Services) -> None:
     reply = await ask(services, "/stock")
     assert reply.text.index("Aluminium") < reply.text.index("Copper")
-    assert "1 of 2 need ordering" in reply.text and "CRITICAL" in reply.text
+    assert "1 of 2 needs ordering" in reply.text and "CRITICAL" in reply.text
     assert reply.chart is not None
 
 
@@ -159,7 +163,7 @@ async def test_forecast_without_enough_history_says_what_it_needs(services: Serv
 
 
 async def test_unknown_command_suggests_the_closest(services: Services) -> None:
-    assert "Did you mean /price?" in (await ask(services, "/prices")).text
+    assert "Did you mean /price?" in (await ask(services, "/prise")).text
 
 
 async def test_help_lists_every_command_with_an_example(services: Services) -> None:
@@ -238,3 +242,93 @@ def test_only_the_chart_commands_show_a_photo_being_sent() -> None:
     drawn = {name for name, c in COMMANDS.items() if c.draws_chart(("copper",))}
     assert drawn == {"price", "forecast", "stock", "vendors"}
     assert not COMMANDS["price"].draws_chart(()) and COMMANDS["stock"].draws_chart(())
+
+
+DAY = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("words", "at", "span"),
+    [
+        (("2026-11-24",), datetime(2026, 11, 24, tzinfo=UTC), timedelta(days=1)),
+        (("2026-11-24T14:05",), datetime(2026, 11, 24, 14, 5, tzinfo=UTC), timedelta(minutes=1)),
+        (
+            ("2026-11-24", "14:05:17"),
+            datetime(2026, 11, 24, 14, 5, 17, tzinfo=UTC),
+            timedelta(0, 1),
+        ),
+        (("2026-11-24T15:05+01:00",), datetime(2026, 11, 24, 14, 5, tzinfo=UTC), timedelta(0, 60)),
+    ],
+)
+def test_a_time_an_admin_types_is_as_precise_as_typed(
+    words: tuple[str, ...], at: datetime, span: timedelta
+) -> None:
+    assert parse_moment(words) == (at, span)
+
+
+async def test_subscribing_tells_the_new_chat_what_needs_attention_now() -> None:
+    closes = [9000.0 + 10 * i for i in range(40)]
+    services = make_services(
+        prices=FakePriceRepo(daily_prices("copper", closes)),
+        inventory=FakeInventoryRepo(
+            [stock_item("copper", on_hand=150), stock_item("aluminium", on_hand=5000)]
+        ),
+        forecast_engine=ProphetEngine(fit=flat_run),
+    )
+    assert services.forecasts is not None
+    await services.forecasts.retrain(services.catalog.get("copper"))
+    chat = Caller(user_id=2, role=Role.BUYER, chat_id=2, channel=Channel.TELEGRAM)
+    reply = await ask(services, "/subscribe", chat)
+    assert reply.text.startswith("Subscribed.")
+    attention = reply.text.split("<b>Needs attention now</b>\n", 1)[1].splitlines()
+    assert attention == [
+        "🟠 Copper stock: 150 t, LOW: at or below the reorder point, order now · /stock copper",
+        "🛒 Copper: BUY NOW · /forecast copper says why",
+    ]
+    again = await ask(services, "/subscribe", chat)
+    assert again.text == "This chat gets alerts already. /unsubscribe stops them."
+    calm = make_services(inventory=FakeInventoryRepo([stock_item("aluminium", on_hand=5000)]))
+    other = Caller(user_id=2, role=Role.BUYER, chat_id=3, channel=Channel.TELEGRAM)
+    assert (await ask(calm, "/subscribe", other)).text.endswith(
+        "Nothing needs attention right now: no stock is low and no advice says BUY NOW."
+    )
+
+
+def test_a_split_never_falls_inside_a_tag_or_an_entity() -> None:
+    line = " ".join(f"<b>{esc('Acme & Söhne <Metals>')}</b> 🔴 {i}" for i in range(60))
+    text = f"<i>{line}</i>\n<b>Stock</b>\n" + "\n".join(
+        f"<code>{i}</code> &amp; 🔴" for i in range(90)
+    )
+    for limit in (97, 100, 256, 1000):
+        pieces = split_message(text, limit)
+        for piece in pieces:
+            parse_html(piece)  # raises where Telegram would refuse the piece
+            assert telegram_length(piece) < limit
+        # Nothing lost: the text a user reads is the same, split only where it was cut.
+        assert "".join(parse_html(p) for p in pieces).replace("\n", "") == parse_html(text).replace(
+            "\n", ""
+        )
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["/price {}", "/alerts {}", "/help {}", "/forecast {}", "/{}"],
+)
+async def test_a_reply_echoes_at_most_40_characters_of_what_was_typed(
+    services: Services, line: str
+) -> None:
+    typed = "copperish" * 100
+    reply = await ask(services, line.format(typed))
+    assert typed[:40] + "..." in reply.text and typed[:41] not in reply.text
+    assert len(reply.text) < 400
+
+
+def test_numbers_read_as_people_write_them() -> None:
+    assert pct(-0.04) == "+0.0%" and pct(-0.05) == "-0.1%" and pct(9769.04) == "+9,769.0%"
+    status = assess_stock(
+        COPPER, stock_item(on_hand=10, daily_consumption=10, lead_time_days=1, minimum=0), []
+    )
+    assert "→ 1 day of cover (lead time 1 day)" in stock_line(status)
+    ranking = rank_quotes(COPPER, [quote("Quick", delivery_days=1)], NOW.date())
+    assert "Quick</b>: 9,000 USD/t · 1 day · ★4.0" in vendor_report(ranking)
+    assert "the fastest delivery (1 day)" in ranking.why

@@ -57,7 +57,7 @@ def test_console_answers_a_buyers_questions_from_piped_input(tmp_path: Path) -> 
     assert "Best pick: " in steel and "EXPIRED" in steel
     assert alerts.startswith("No alerts yet.")
     assert forecast.startswith("Aluminium: 7-day forecast")
-    assert "BUY NOW: Stock is at its reorder point" in forecast  # aluminium is below minimum
+    assert "BUY NOW: Stock is below its minimum (95 t against 120 t)" in forecast
     assert "Track record: last " in forecast and "the 95% range held" in forecast
     assert "/var/charts/forecast-aluminium.png" in forecast
     assert "Traceback" not in done.stdout + done.stderr

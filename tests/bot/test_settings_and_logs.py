@@ -71,3 +71,8 @@ def test_a_bad_chart_cache_size_is_named(
     monkeypatch.setenv(name, value)
     with pytest.raises(Exception, match="CHART_CACHE_SIZE"):
         load_settings(_env_file=None)
+
+
+@pytest.mark.parametrize("written", ["debug", "Info", " warning ", "ERROR"])
+def test_the_log_level_may_be_written_in_any_case(written: str) -> None:
+    assert load_settings(_env_file=None, log_level=written).log_level == written.strip().upper()

@@ -3,6 +3,7 @@ bad arguments, the charts, the keyboards and the buttons."""
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,7 +167,7 @@ async def test_forecast_comes_with_chart_advice_and_track_record(
     turn = await telegram_bot.press(buyer, question.last, "Nickel")
     assert turn.messages[0].photo is not None and png_size(turn.messages[0].photo) == (800, 500)
     assert turn.text.startswith("Nickel: 7-day forecast\n16,700 USD/t on 23 Nov → expected")
-    assert "BUY NOW: Stock is at its reorder point" in turn.text  # nickel is at it
+    assert "BUY NOW: Stock is below its reorder point (38 t against " in turn.text
     assert "Track record: last " in turn.text
 
 
@@ -212,7 +213,7 @@ async def test_alerts_when_there_are_none_and_in_pieces_when_there_are_many(
         ("/alerts 0", "N must be a whole number from 1 to 100, got '0'. Example: /alerts 20"),
         ("/alerts lots", "'lots' is neither a number of alerts (1 to 100) nor a material"),
         ("/frobnicate", "Unknown command /frobnicate. Send /help for the list."),
-        ("/prices", "Unknown command /prices. Did you mean /price? Send /help for the list."),
+        ("/prise", "Unknown command /prise. Did you mean /price? Send /help for the list."),
         ("/forecast gold", "Unknown material 'gold'. Known materials: copper, aluminium, "),
         ("/subscribe now", "/subscribe takes no arguments, got 'now'."),
         ("/unsubscribe all", "/unsubscribe takes no arguments, got 'all'."),
@@ -230,6 +231,55 @@ async def test_bad_requests_get_one_line_naming_what_would_work(
 async def test_plain_text_points_to_the_commands(telegram_bot: RunningBot, buyer: FakeUser) -> None:
     answer = one_line_answer(await telegram_bot.say(buyer, "how much is copper?"))
     assert answer == "Send me a command, for example /price copper. /help lists them all."
+
+
+PHOTO = {"photo": [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]}
+DOCUMENT = {"document": {"file_id": "d1", "file_unique_id": "u2", "file_name": "stock.csv"}}
+PDF = {"document": {"file_id": "d2", "file_unique_id": "u3", "file_name": "quote.pdf"}}
+VOICE = {"voice": {"file_id": "v1", "file_unique_id": "u4", "duration": 3}}
+STICKER = {
+    "sticker": {
+        "file_id": "s1",
+        "file_unique_id": "u5",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+    }
+}
+
+
+async def send_attachment(bot: RunningBot, user: FakeUser, attachment: dict[str, Any]) -> Turn:
+    """`user` sends a photo, file, voice message or sticker (no text) in their private chat."""
+    chat = bot.api.private_chat(user)
+    before = {m.message_id for m in bot.api.sent_to(chat.id)}
+    payload = {
+        "message_id": 10_000 + len(before),
+        "date": int(NOW.timestamp()),
+        "chat": chat.as_json(),
+        "from": user.as_json(),
+        **attachment,
+    }
+    await bot.answered(bot.api.queue_update("message", payload))
+    return Turn([m for m in bot.api.sent_to(chat.id) if m.message_id not in before])
+
+
+@pytest.mark.parametrize("attachment", [PHOTO, PDF, VOICE, STICKER])
+async def test_a_file_or_photo_the_bot_cannot_use_gets_one_line_saying_what_it_can(
+    telegram_bot: RunningBot, buyer: FakeUser, attachment: dict[str, Any]
+) -> None:
+    answer = one_line_answer(await send_attachment(telegram_bot, buyer, attachment))
+    assert answer.startswith("I read only commands, not files, photos, voice messages")
+
+
+async def test_a_spreadsheet_is_told_that_file_import_is_not_available_yet(
+    telegram_bot: RunningBot, buyer: FakeUser, stranger: FakeUser
+) -> None:
+    answer = one_line_answer(await send_attachment(telegram_bot, buyer, DOCUMENT))
+    assert answer.startswith("File import is not available yet")
+    refused = await send_attachment(telegram_bot, stranger, DOCUMENT)
+    assert "Your Telegram user id is" in refused.text and "import" not in refused.text
 
 
 async def test_the_bot_shows_what_it_is_doing_while_it_works(
@@ -270,5 +320,5 @@ async def test_the_command_menu_is_set_for_private_chats_groups_and_admins(
         "unsubscribe",
     ]
     assert [c["command"] for c in menus["all_group_chats"]] == private[1:]
-    assert [c["command"] for c in menus[f"chat:{admin.id}"]][-2:] == ["invite", "users"]
+    assert [c["command"] for c in menus[f"chat:{admin.id}"]][-3:] == ["invite", "users", "prices"]
     assert menus["all_private_chats"][2]["description"].startswith("Latest prices with")

@@ -4,6 +4,7 @@ environment, long polling the fake Bot API, stopped by a signal."""
 import asyncio
 import json
 import signal
+import socket
 from pathlib import Path
 from urllib.parse import quote
 
@@ -115,3 +116,42 @@ async def test_alert_settings_that_cannot_work_stop_start_up_before_telegram(
     assert code == 2, output[-2000:]
     assert named in output and len(output.splitlines()) == 1
     assert telegram_api.calls == []  # Telegram was never asked anything
+
+
+async def test_a_price_path_for_no_material_stops_start_up_before_telegram(
+    tmp_path: Path, telegram_api: FakeBotApi, log: Path
+) -> None:
+    process = await start_bot(
+        tmp_path,
+        telegram_api,
+        log,
+        wait=False,
+        PRICE_SOURCE="http:http://prices.test/latest",
+        PRICE_HTTP_PATHS="copper=1/rates.XCU*32150.7466,gold=rates.XAU",
+        LOG_LEVEL="WARNING",
+    )
+    code = await asyncio.wait_for(process.wait(), 60)
+    output = log.read_text(encoding="utf-8").strip()
+    assert code == 2, output[-2000:]
+    assert output.startswith("Invalid setting PRICE_HTTP_PATHS: Unknown material 'gold'")
+    assert len(output.splitlines()) == 1
+    assert telegram_api.calls == []
+
+
+async def test_an_unreachable_bot_api_stops_start_up_with_one_line_and_no_traceback(
+    tmp_path: Path, telegram_api: FakeBotApi, log: Path
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    unreachable = f"http://127.0.0.1:{port}/bot"
+    process = await start_bot(
+        tmp_path, telegram_api, log, wait=False, TELEGRAM_BASE_URL=unreachable, LOG_LEVEL="INFO"
+    )
+    code = await asyncio.wait_for(process.wait(), 60)
+    output = log.read_text(encoding="utf-8").strip()
+    assert code == 1, output[-2000:]
+    assert output == (
+        f"Could not reach the Bot API at {unreachable} (httpx.ConnectError: All connection "
+        "attempts failed): check the network, or TELEGRAM_BASE_URL."
+    )

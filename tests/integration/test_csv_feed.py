@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,25 @@ async def test_rows_are_read_again_if_storing_them_failed(db: Database, tmp_path
     polling = PricePoller(feed, MaterialCatalog(MATERIALS), FailingOnce(db), FakeClock())
     assert (await polling.poll()).error == "unexpected OSError"
     assert (await polling.poll()).stored == 1
+
+
+async def test_a_line_with_a_time_taken_already_keeps_the_first_price_and_says_so(
+    db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "prices.csv"
+    path.write_text(HEADER + "2026-11-20,copper,9000\n")
+    polling = poller_for(db, path)
+    await polling.poll()
+    append(path, "2026-11-21,copper,9100\n2026-11-20,copper,9050\n2026-11-21,copper,9110\n")
+    with caplog.at_level(logging.WARNING):
+        result = await polling.poll()
+    assert result.stored == 1
+    assert [r.row.key for r in result.conflicts] == ["line 4", "line 5"]
+    closes = await SqlPriceRepo(db).history("copper", datetime(2026, 11, 1, tzinfo=UTC))
+    assert [p.price for p in closes] == [9000.0, 9100.0]
+    assert [r.getMessage().split(": ", 1)[1] for r in caplog.records] == [
+        "line 4: conflicting duplicate: copper at 2026-11-20T00:00:00+00:00 has the price "
+        "9000 already; 9050 is ignored",
+        "line 5: conflicting duplicate: copper at 2026-11-21T00:00:00+00:00 has the price "
+        "9100 already; 9110 is ignored",
+    ]

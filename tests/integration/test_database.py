@@ -327,3 +327,21 @@ async def test_daily_closes_follow_the_last_price_of_each_day(db: Database) -> N
         103.0,
     )
     assert await prices.daily_closes("copper", date(2026, 11, 21)) == [(date(2026, 11, 21), 104.0)]
+
+
+async def test_deleting_a_bad_price_restores_its_days_close(db: Database) -> None:
+    prices = SqlPriceRepo(db)
+    day = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    await prices.add(
+        [
+            PricePoint("copper", day, 9_100.0, "feed"),
+            PricePoint("copper", day + timedelta(hours=7), 910_000.0, "feed"),
+            PricePoint("steel", day + timedelta(hours=7), 500.0, "feed"),
+        ]
+    )
+    assert await prices.delete("copper", day + timedelta(hours=7)) == 1
+    assert await prices.delete("copper", day + timedelta(hours=8)) == 0
+    latest = await prices.latest("copper")
+    assert latest is not None and latest.price == 9_100.0
+    assert await prices.daily_closes("copper", day.date()) == [(day.date(), 9_100.0)]
+    assert await prices.daily_closes("steel", day.date()) == [(day.date(), 500.0)]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
-from core.adapters.http_feed import HttpPriceFeed, redacted, value_at
+from core.adapters.http_feed import HttpPriceFeed, PricePath, redacted, value_at
 from core.feeds import PricePoller
 from core.materials import MaterialCatalog
 from tests.fakes import MATERIALS, NOW, FakeClock, FakePriceRepo
@@ -167,3 +167,63 @@ def test_dotted_paths_reach_into_objects_and_lists() -> None:
 def test_an_http_feed_needs_paths() -> None:
     with pytest.raises(ValueError, match="PRICE_HTTP_PATHS is empty"):
         HttpPriceFeed("http://api.test", {})
+
+
+# A metals API answering with base USD quotes each metal in troy ounces per US dollar, the
+# inverse of a price: copper at 9,000 USD/t is 32,150.7466 oz/t / 9,000 USD/t = 3.5723 oz/USD.
+INVERTED = {"base": "USD", "rates": {"XCU": 32150.7466 / 9000, "ALU": 32150.7466 / 2500}}
+
+
+async def test_inverted_rates_per_troy_ounce_become_prices_per_tonne(api: FakePriceApi) -> None:
+    api.script = [INVERTED]
+    feed = HttpPriceFeed(
+        api.url,
+        {"copper": "1/rates.XCU*32150.7466", "aluminium": "1/rates.ALU*32150.7466"},
+        retry_delays=(),
+    )
+    prices = FakePriceRepo()
+    result = await PricePoller(feed, MaterialCatalog(MATERIALS), prices, FakeClock()).poll()
+    assert result.refused == []
+    assert {p.material: round(p.price, 6) for p in prices.points} == {
+        "copper": 9000.0,
+        "aluminium": 2500.0,
+    }
+
+
+async def test_a_zero_rate_that_cannot_be_inverted_is_refused(api: FakePriceApi) -> None:
+    api.script = [{"rates": {"XCU": 0}}]
+    feed = HttpPriceFeed(api.url, {"copper": "1/rates.XCU*32150.7466"}, retry_delays=())
+    prices = FakePriceRepo()
+    result = await PricePoller(feed, MaterialCatalog(MATERIALS), prices, FakeClock()).poll()
+    assert [r.describe() for r in result.refused] == [
+        "copper at 1/rates.XCU*32150.7: price 0 is not above zero"
+    ]
+    assert prices.points == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("rates.XCU", PricePath("rates.XCU")),
+        ("1/rates.XCU", PricePath("rates.XCU", invert=True)),
+        ("rates.XAU*0.0311035", PricePath("rates.XAU", factor=0.0311035)),
+        (" 1/rates.XCU*32150.7466 ", PricePath("rates.XCU", True, 32150.7466)),
+    ],
+)
+def test_a_price_path_may_invert_and_scale(text: str, expected: PricePath) -> None:
+    assert PricePath.parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("1/", "has no JSON path"),
+        ("rates..XCU", "has no JSON path"),
+        ("rates.XCU*ounce", "is not a number"),
+        ("rates.XCU*0", "must be a number above zero"),
+        ("rates.XCU*-2", "must be a number above zero"),
+    ],
+)
+def test_a_malformed_price_path_says_what_is_wrong(text: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        PricePath.parse(text)

@@ -302,3 +302,24 @@ async def test_alerts_from_before_the_outbox_migration_stay_readable(tmp_path: P
         assert await SqlOutbox(db).summaries([alert.id]) == {}
     finally:
         await db.close()
+
+
+async def test_the_cool_down_counts_only_alerts_that_reached_or_can_reach_someone(
+    db: Database,
+) -> None:
+    outbox = SqlOutbox(db)
+    await outbox.record(ALERT, [])  # nobody subscribed
+    assert await outbox.last_alert(ALERT.dedup_key) is None
+    failed = await outbox.record(ALERT, chats(2))
+    for delivery in await outbox.deliveries(failed.id):
+        await outbox.claim(delivery.id, "worker", NOW)
+        await outbox.mark_failed(delivery.id, "Forbidden: bot was blocked by the user")
+    assert await outbox.last_alert(ALERT.dedup_key) is None
+    pending = await outbox.record(ALERT, chats(1))
+    assert await outbox.last_alert(ALERT.dedup_key) == pending
+    later = await outbox.record(ALERT, [])
+    assert later.id is not None and await outbox.last_alert(ALERT.dedup_key) == pending
+    [delivery] = await outbox.deliveries(pending.id)
+    await outbox.claim(delivery.id, "worker", NOW)
+    await outbox.mark_sent(delivery.id, NOW)
+    assert await outbox.last_alert(ALERT.dedup_key) == pending

@@ -182,3 +182,17 @@ def test_low_stock_is_alerted_again_within_the_cooldown_only_when_it_turns_criti
 def test_no_cooldown_means_every_alert_goes_out() -> None:
     policy = AlertPolicy(5.0, timedelta(0))
     assert cooldown_allows(drop(6.0), drop(6.0), policy) is True
+
+
+def test_a_huge_move_is_written_with_thousands_separators() -> None:
+    before = PricePoint("copper", NOW - timedelta(hours=24), 9_100.0, "f")
+    new = PricePoint("copper", NOW, 910_000.0, "f")
+    alert = price_move_alert(COPPER, new, before, AlertPolicy(), NOW)
+    assert alert is not None and "Copper rose 9,900.0% in 24 h" in alert.message
+    assert alert.facts is not None and alert.facts.change == "+9,900.0% in 24 h"
+
+
+def test_stock_of_one_day_says_1_day() -> None:
+    item = stock_item("copper", on_hand=10, daily_consumption=10, lead_time_days=1, minimum=50)
+    alert = stock_alert(assess_stock(COPPER, item, []), NOW)
+    assert alert is not None and "1 day of cover, lead time 1 day (" in alert.message

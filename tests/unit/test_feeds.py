@@ -179,3 +179,29 @@ async def test_the_simulated_walk_has_the_materials_own_volatility() -> None:
             assert last is not None and isinstance(r.price, float)
             moves[r.material].append(math.log(r.price / last.price))
     assert statistics.pstdev(moves["copper"]) > 3 * statistics.pstdev(moves["steel"])
+
+
+async def test_a_second_price_for_the_same_time_is_logged_as_a_conflict_not_dropped_silently(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    prices = FakePriceRepo(daily_prices("copper", [9000.0], end=NOW.replace(hour=10)))
+    feed = FakeFeed(
+        [
+            row("copper", "9100", "2026-11-24T11:00:00Z", key="line 2"),
+            row("copper", "9150", "2026-11-24T11:00:00Z", key="line 3"),
+            row("copper", "9100", "2026-11-24T11:00:00Z", key="line 4"),  # the same again
+            row("copper", "8999", "2026-11-24T10:00:00Z", key="line 5"),  # stored already
+        ]
+    )
+    with caplog.at_level(logging.INFO):
+        result = await poller(feed, prices).poll()
+    assert [p.price for p in prices.points] == [9000.0, 9100.0]  # the first is kept
+    assert [c.describe() for c in result.conflicts] == [
+        "line 3: conflicting duplicate: copper at 2026-11-24T11:00:00+00:00 has the price "
+        "9100 already; 9150 is ignored",
+        "line 5: conflicting duplicate: copper at 2026-11-24T10:00:00+00:00 has the price "
+        "9000 already; 8999 is ignored",
+    ]
+    warnings = records(caplog, logging.WARNING)
+    assert len(warnings) == 2 and all("conflicting duplicate" in w for w in warnings)
+    assert not result.refused and not poller(feed, prices).is_down

@@ -99,8 +99,26 @@ def test_low_stock_means_buy_now_whatever_the_price_and_says_so() -> None:
     advice = recommend(forecast(-3.0, -5.0, -1.0), low, 2.0)
     assert advice.advice is Advice.BUY_NOW
     assert advice.reason.startswith(
-        "Stock is at its reorder point: stock covers 9 days against a 14-day lead time"
+        "Stock is below its minimum (90 t against 100 t): stock covers 9 days against a "
+        "14-day lead time, so buy now whatever the price."
     )
+
+
+@pytest.mark.parametrize(
+    ("on_hand", "said"),
+    [
+        (300.0, "Stock is at its reorder point (300 t against 300 t): stock covers 30 days"),
+        (250.0, "Stock is below its reorder point (250 t against 300 t): stock covers 25 days"),
+        (100.0, "Stock is at its minimum (100 t against 100 t): stock covers 10 days"),
+        (10.0, "Stock is below its minimum (10 t against 100 t): stock covers 1 day "),
+    ],
+)
+def test_low_stock_advice_says_whether_it_is_at_or_below_which_limit(
+    on_hand: float, said: str
+) -> None:
+    item = stock_item(on_hand=on_hand, daily_consumption=10, lead_time_days=20, minimum=100)
+    advice = recommend(forecast(0.0, -1.0, 1.0), assess_stock(COPPER, item, []), 2.0)
+    assert advice.advice is Advice.BUY_NOW and advice.reason.startswith(said)
 
 
 def test_track_record_compares_past_forecasts_with_what_happened() -> None:

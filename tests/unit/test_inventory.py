@@ -67,3 +67,15 @@ async def test_status_of_one_material() -> None:
     assert (await service.status(ALUMINIUM)).level is StockLevel.CRITICAL
     with pytest.raises(Exception, match="No stock is recorded for Copper"):
         await service.status(COPPER)
+
+
+async def test_an_empty_stock_with_zero_days_of_cover_comes_first() -> None:
+    items = [
+        stock_item("copper", on_hand=50, daily_consumption=10),  # critical, 5 days
+        stock_item("aluminium", on_hand=0, daily_consumption=10),  # critical, 0 days
+        stock_item("steel", on_hand=0, daily_consumption=0),  # critical, not being used
+    ]
+    service = InventoryService(MaterialCatalog(MATERIALS), FakeInventoryRepo(items), FakeClock())
+    ordered = await service.statuses()
+    assert [s.material.key for s in ordered] == ["aluminium", "copper", "steel"]
+    assert [s.days_of_cover for s in ordered] == [0.0, 5.0, None]

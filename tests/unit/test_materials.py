@@ -38,3 +38,14 @@ def test_gibberish_gets_the_list_without_a_wild_guess() -> None:
         catalog.resolve("xyzzy")
     assert error.value.suggestion is None
     assert "Known materials: copper, aluminium, steel." in str(error.value)
+
+
+FULL_WIDTH = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["Copper".translate(FULL_WIDTH), "CU".translate(FULL_WIDTH), "copper\u00a0"],
+)
+def test_compatibility_forms_of_a_name_resolve_too(typed: str) -> None:
+    assert catalog.resolve(typed) is COPPER

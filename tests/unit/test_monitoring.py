@@ -1,6 +1,9 @@
 """Raising alerts from new prices, stock and recommendations, with the cool-down."""
 
+import logging
 from datetime import timedelta
+
+import pytest
 
 from core.alert_rules import AlertPolicy
 from core.inventory import InventoryService
@@ -176,3 +179,53 @@ async def test_recommendations_that_fail_do_not_stop_price_alerts() -> None:
     await world.price(8000.0)
     (alert,) = await world.monitor.check_prices()
     assert "Forecast" not in alert.message
+
+
+async def test_an_alert_that_reached_no_recipient_does_not_start_the_cool_down() -> None:
+    world = World(whatsapp=False)
+    world.inventory.items = [stock_item("aluminium", on_hand=250)]
+    (unheard,) = await world.monitor.check_stock()  # nobody subscribed yet
+    world.clock.advance(minutes=5)
+    assert await world.monitor.check_stock() == []  # not recorded again for nobody
+    await world.subscribe("42")
+    world.clock.advance(minutes=5)
+    (heard,) = await world.monitor.check_stock()  # the new chat hears of it at the next check
+    assert [d.address for d in world.outbox.deliveries.values()] == ["42"]
+    assert heard.message == unheard.message.replace("12:00", "12:10")
+    world.clock.advance(minutes=5)
+    assert await world.monitor.check_stock() == []  # now the cool-down holds
+
+
+async def test_an_alert_whose_deliveries_all_failed_does_not_start_the_cool_down() -> None:
+    world = World(whatsapp=False)
+    await world.subscribe("42")
+    world.inventory.items = [stock_item("aluminium", on_hand=250)]
+    (first,) = await world.monitor.check_stock()
+    [delivery] = world.outbox.deliveries.values()
+    await world.outbox.claim(delivery.id, "worker", NOW)
+    await world.outbox.mark_failed(delivery.id, "Bad Request: chat not found")
+    await world.subscribe("43")
+    world.clock.advance(minutes=5)
+    (again,) = await world.monitor.check_stock()
+    assert again.id != first.id
+
+
+async def test_the_cool_down_hold_back_is_logged_once_per_condition(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World()
+    world.inventory.items = [
+        stock_item("aluminium", on_hand=250),
+        stock_item("steel", on_hand=250),
+    ]
+    with caplog.at_level(logging.INFO, logger="core.monitoring"):
+        assert len(await world.monitor.check_stock()) == 2
+        for _ in range(12):  # an hour of 5-minute checks
+            world.clock.advance(minutes=5)
+            assert await world.monitor.check_stock() == []
+    held = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Held back")]
+    assert len(held) == 2  # one per condition
+    assert {line.split(")")[0] for line in held} == {
+        "Held back by the cool-down (LOW_INVENTORY:aluminium",
+        "Held back by the cool-down (LOW_INVENTORY:steel",
+    }

@@ -84,3 +84,22 @@ async def test_material_without_quotes_says_so() -> None:
     ranking = await VendorService(FakeVendorRepo(), FakeClock()).ranking(COPPER)
     assert ranking.ranked == [] and ranking.best is None
     assert ranking.why == "No vendor quotes for Copper yet."
+
+
+def test_an_expired_quote_neither_sets_the_scores_nor_outscores_the_pick() -> None:
+    ranking = rank_quotes(
+        COPPER,
+        [
+            quote(
+                "Expired", price=8000, delivery_days=1, rating=5.0, valid_until=date(2026, 11, 1)
+            ),
+            quote("Valid", price=9000, delivery_days=10, rating=5.0),
+        ],
+        TODAY,
+    )
+    valid, expired = ranking.ranked
+    assert valid.score == pytest.approx(100)  # the cheapest and fastest of the valid quotes
+    assert expired.quote.vendor == "Expired" and expired.score is None and expired.comparable
+    assert ranking.best is valid
+    shown = [r.score for r in ranking.ranked if r.score is not None]
+    assert ranking.best.score == max(shown)

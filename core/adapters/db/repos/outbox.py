@@ -103,9 +103,15 @@ class SqlOutbox:
         return stored
 
     async def last_alert(self, dedup_key: str) -> Alert | None:
+        # An alert none of whose deliveries can still succeed (none at all, or every one
+        # failed) reached nobody: it does not start the cool-down.
+        reached = sa.exists().where(
+            deliveries.c.alert_id == alerts.c.id,
+            deliveries.c.status != DeliveryStatus.FAILED.value,
+        )
         row = await self._db.fetchone(
             sa.select(*ALERT_COLUMNS)
-            .where(alerts.c.dedup_key == dedup_key)
+            .where(alerts.c.dedup_key == dedup_key, reached)
             .order_by(alerts.c.created_at.desc(), alerts.c.id.desc())
             .limit(1)
         )

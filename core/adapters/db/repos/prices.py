@@ -146,6 +146,16 @@ class SqlPriceRepo:
         )
         return [(r.day, r.price) for r in rows]
 
+    async def delete(self, material: str, at: datetime) -> int:
+        """Removes the material's points at `at` (a bad price an admin took back), and
+        recloses that day; returns how many went."""
+        async with self._db.transaction() as tx:
+            gone = await tx.execute(
+                sa.delete(prices).where(prices.c.material == material, prices.c.at == at)
+            )
+            await self._reclose(tx, {(material, at.astimezone(UTC).date())})
+            return gone.rowcount
+
     async def count(self, source: str | None = None) -> int:
         statement = sa.select(sa.func.count()).select_from(prices)
         if source is not None:

@@ -133,11 +133,18 @@ def check_alert_settings(settings: Settings, catalog: MaterialCatalog | None = N
 
 
 async def check_feed_materials(settings: Settings, db: Database) -> None:
-    """check_alert_settings with the materials in the database, so that a PRICE_HTTP_PATHS
-    naming no material stops `procurebot run` before it contacts Telegram. A database whose
-    schema the leader has yet to bring up to date is checked once it has (build_alerting)."""
-    if await current_revision(db) == head():
-        check_alert_settings(settings, MaterialCatalog(await SqlMaterialRepo(db).all()))
+    """check_alert_settings with the materials the bot will have, so that a PRICE_HTTP_PATHS
+    naming no material stops `procurebot run` before it contacts Telegram: the database's, or
+    the demo's for a new database (the first start seeds them). A database whose schema the
+    leader has yet to upgrade is checked once it has (build_alerting)."""
+    revision = await current_revision(db)
+    if revision == head():
+        materials = await SqlMaterialRepo(db).all()
+    elif revision is None and not await db.has_table("materials"):
+        materials = demo.materials_of()
+    else:
+        return
+    check_alert_settings(settings, MaterialCatalog(materials or demo.materials_of()))
 
 
 def build_feed(

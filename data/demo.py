@@ -73,8 +73,7 @@ def build(today: date) -> DemoData:
     first = today - timedelta(days=days)
     seeded_at = datetime.combine(today, time(0, 0), tzinfo=UTC)
     materials, prices, last_price = [], [], {}
-    for m in spec["materials"]:
-        material = Material(m["key"], m["name"], m["unit"], m["currency"], tuple(m["aliases"]))
+    for m, material in zip(spec["materials"], materials_of(spec), strict=True):
         materials.append(material)
         closes = _walk(m["level"], m["daily_volatility"], m["drift_180d"], days, m["seed"])
         prices += [
@@ -117,6 +116,14 @@ def build(today: date) -> DemoData:
         for v in spec["vendors"]
     ]
     return DemoData(materials, prices, inventory, consumption, quotes)
+
+
+def materials_of(spec: dict[str, Any] | None = None) -> list[Material]:
+    """The demo's materials (what a new database starts with)."""
+    return [
+        Material(m["key"], m["name"], m["unit"], m["currency"], tuple(m["aliases"]))
+        for m in (spec or _spec())["materials"]
+    ]
 
 
 async def is_empty(db: Database) -> bool:

@@ -198,6 +198,10 @@ class Database:
         async with self._write_lock:
             yield
 
+    async def has_table(self, name: str) -> bool:
+        async with self.reading() as connection:
+            return bool(await connection.run_sync(lambda c: sa.inspect(c).has_table(name)))
+
     async def fetchall(self, statement: sa.Executable) -> list[sa.Row[Any]]:
         async with self.reading() as connection:
             return list((await connection.execute(statement)).all())

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
 from core.forecasting import ForecastService
+from core.health import HealthService
 from core.inventory import InventoryService
 from core.materials import MaterialCatalog
 from core.ports import Clock
@@ -29,3 +30,4 @@ class Services:
     subscriptions: SubscriptionService
     recipients: RecipientDirectory
     forecasts: ForecastService | None = None  # None: forecasting is not set up
+    health: HealthService | None = None  # None: no health report (tests with fakes)

@@ -231,6 +231,9 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     for pragma in (
+        # Only takes effect on a new file (before WAL and the first table): retention then
+        # gives the space of old price polls back in small steps (PRAGMA incremental_vacuum).
+        "PRAGMA auto_vacuum = INCREMENTAL",
         f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
         "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = NORMAL",

@@ -16,12 +16,17 @@ if TYPE_CHECKING:
     from bot.commands import Command, Request
 
 
-def status_lines(health: Health) -> list[tuple[str, str]]:
-    """(label, text) pairs, problems first; the label is 'PROBLEM' for each problem."""
-    now = health.now
+def headline(health: Health) -> tuple[str, str]:
+    """('procurebot 0.1.0', 'healthy' or '2 problems')."""
     count = len(health.problems)
     verdict = "healthy" if health.healthy else f"{count} problem{'s' if count > 1 else ''}"
-    lines = [("procurebot", f"{__version__}: {verdict}")]
+    return f"procurebot {__version__}", verdict
+
+
+def status_lines(health: Health) -> list[tuple[str, str]]:
+    """(label, text) pairs: the headline, each problem (labelled 'PROBLEM'), then the facts."""
+    now = health.now
+    lines = [headline(health)]
     lines += [("PROBLEM", problem) for problem in health.problems]
     lines.append(("Database", f"{health.backend}, {health.database}"))
     for instance in health.instances:

@@ -40,6 +40,8 @@ from core.adapters.db.copy import TableCount, copy_database, row_counts
 from core.adapters.db.engine import Database, DatabaseError, sqlite_url
 from core.adapters.db.migrate import current_revision, head, migrate
 from core.adapters.db.schema import UtcDateTime, metadata
+from core.backups import MadeBackup
+from core.ports import Clock
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,10 @@ async def make_backup(db: Database, output: Path, pg_dump: str | None = None) ->
                 log.warning("%s; writing a portable dump instead", error)
                 await _portable_dump(db, partial)
                 kind = "portable"
+                if output.name.endswith(EXTENSIONS["pg_dump"]):
+                    output = output.with_name(
+                        output.name.removesuffix(EXTENSIONS["pg_dump"]) + EXTENSIONS["portable"]
+                    )
         else:
             await _portable_dump(db, partial)
             kind = "portable"
@@ -442,3 +448,21 @@ async def _restore_pg_dump(path: Path, target: Database, pg_restore: str) -> lis
     await migrate(target)  # an archive from an older version is brought up to date
     after = await row_counts(target)
     return [TableCount(name, count, count) for name, count in after.items()]
+
+
+class DirectoryBackups:
+    """Implements core.backups.BackupMaker: timestamped backups in one directory."""
+
+    def __init__(self, db: Database, directory: Path, clock: Clock) -> None:
+        self._db = db
+        self._directory = directory
+        self._clock = clock
+
+    async def make(self) -> MadeBackup:
+        pg_dump = find_pg_dump() if self._db.backend == "postgresql" else None
+        name = default_name(self._db, self._clock.now(), pg_dump)
+        made = await make_backup(self._db, self._directory / name, pg_dump)
+        return MadeBackup(str(made.path), made.size, made.describe())
+
+    async def prune(self, keep: int) -> list[str]:
+        return [str(p) for p in await asyncio.to_thread(prune, self._directory, keep)]

@@ -22,6 +22,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
+    disable_created_metrics,
     start_http_server,
 )
 
@@ -43,6 +44,7 @@ class Metrics:
     """The bot's metrics, in a registry of their own (tests make as many as they like)."""
 
     def __init__(self, version: str) -> None:
+        disable_created_metrics()  # no `*_created` twin of every counter: noise to a scraper
         registry = self.registry = CollectorRegistry()
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             registry.register(collector)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.formatting import Reply, esc
-from core.health import Health, clock_time, duration
+from core.health import Health, InstanceRole, clock_time, duration
 
 if TYPE_CHECKING:
     from bot.commands import Command, Request
@@ -30,7 +30,9 @@ def status_lines(health: Health) -> list[tuple[str, str]]:
     lines += [("PROBLEM", problem) for problem in health.problems]
     lines.append(("Database", f"{health.backend}, {health.database}"))
     for instance in health.instances:
-        role = "Bot" if health.backend == "SQLite" else instance.role.value.capitalize()
+        # SQLite has one process per file: no leader and standby to tell apart.
+        one = health.backend == "SQLite" and instance.role is InstanceRole.LEADER
+        role = "Bot" if one else instance.role.value.capitalize()
         lines.append(
             (
                 role,

@@ -20,6 +20,7 @@ from bot.console import run_console
 from bot.settings import Settings, SettingsError, load_settings
 from core.adapters.db.backup import (
     BackupError,
+    backup_kind,
     default_name,
     find_pg_dump,
     make_backup,
@@ -229,6 +230,11 @@ async def _db_backup(settings: Settings, output: str | None) -> int:
 
 
 async def _db_restore(settings: Settings, file: str) -> int:
+    try:
+        backup_kind(Path(file))  # before the target is touched
+    except BackupError as error:
+        print(f"Nothing restored: {error}", file=sys.stderr)
+        return USAGE_ERROR
     db = await Database.open(settings.database)
     try:
         counts = await restore_backup(Path(file), db, shutil.which("pg_restore"))

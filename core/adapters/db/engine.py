@@ -175,7 +175,8 @@ class Database:
         from core.adapters.db.schema import metadata
 
         for table in metadata.sorted_tables:
-            if "id" in table.c and table.c.id.primary_key:
+            # (tables whose id is an integer: a sequence counts it)
+            if "id" in table.c and isinstance(table.c.id.type, sa.Integer):
                 next_id = sa.func.coalesce(sa.func.max(table.c.id), 0) + 1
                 sequence = sa.func.pg_get_serial_sequence(table.name, "id")
                 await connection.execute(sa.select(sa.func.setval(sequence, next_id, False)))

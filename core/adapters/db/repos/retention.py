@@ -56,7 +56,7 @@ class SqlRetentionStore:
         async with _held(self._db) as (tx, hold):
             closes = (
                 await tx.execute(
-                    sa.select(daily_closes.c.day, daily_closes.c.at).where(
+                    sa.select(daily_closes.c.day, daily_closes.c.at, daily_closes.c.price).where(
                         daily_closes.c.material == material,
                         daily_closes.c.day >= first,
                         daily_closes.c.day < end,
@@ -76,7 +76,11 @@ class SqlRetentionStore:
                     prices.c.material == material,
                     prices.c.at >= _midnight(first),
                     prices.c.at < _midnight(end),
-                    prices.c.at.not_in([row.at for row in closes]),
+                    # the close itself: its time and price (another source's price at the
+                    # same moment goes)
+                    sa.tuple_(prices.c.at, prices.c.price).not_in(
+                        [(row.at, row.price) for row in closes]
+                    ),
                 )
                 if unclosed:
                     statement = statement.where(sa.not_(sa.or_(*unclosed)))

@@ -24,7 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -38,7 +38,7 @@ from core.adapters.db.repos.prices import SqlPriceRepo
 from core.adapters.db.repos.retention import SqlRetentionStore
 from core.health import HealthLog
 from core.models import PricePoint, Role
-from core.retention import RetentionService
+from core.retention import Batch, RetentionService
 from tests.fakes import FakeClock
 
 POLL = timedelta(minutes=5)
@@ -89,6 +89,48 @@ def fill(path: Path, materials: int, days: int, end: datetime) -> int:
     return total
 
 
+def spread(seconds: list[float]) -> str:
+    ordered = sorted(seconds)
+
+    def at(share: float) -> float:
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+    return (
+        f"{len(ordered):,}: median {at(0.5):.1f} ms, p95 {at(0.95):.1f} ms, p99 {at(0.99):.1f} "
+        f"ms, worst {ordered[-1] * 1000:.1f} ms"
+    )
+
+
+class Recording:
+    """The retention store, noting how long each batch held the database."""
+
+    def __init__(self, store: SqlRetentionStore) -> None:
+        self._store = store
+        self.holds: list[float] = []
+
+    async def materials(self) -> list[str]:
+        return await self._store.materials()
+
+    async def first_price_day(self, material: str) -> date | None:
+        return await self._store.first_price_day(material)
+
+    async def settle(self) -> None:
+        await self._store.settle()
+
+    async def thin_prices(self, material: str, first: date, end: date) -> Batch:
+        return self._note(await self._store.thin_prices(material, first, end))
+
+    async def remove_sent_deliveries(self, before: datetime, shown: int, limit: int) -> Batch:
+        return self._note(await self._store.remove_sent_deliveries(before, shown, limit))
+
+    async def reclaim_space(self, pages: int) -> Batch:
+        return self._note(await self._store.reclaim_space(pages))
+
+    def _note(self, batch: Batch) -> Batch:
+        self.holds.append(batch.held)
+        return batch
+
+
 def file_size(path: Path) -> int:
     wal = path.with_name(path.name + "-wal")
     return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
@@ -125,20 +167,29 @@ async def measure(path: Path, now: datetime) -> None:
 
         waits: list[float] = []
         stop = asyncio.Event()
+        moment = [now]
 
         async def bot_writes() -> None:
-            repo, at = SqlPriceRepo(db), now
+            repo = SqlPriceRepo(db)
             while not stop.is_set():
-                at += timedelta(seconds=1)
+                moment[0] += timedelta(seconds=1)
                 started = time.perf_counter()
-                await repo.add([PricePoint("m000", at, 1000.0, "bot")])
+                await repo.add([PricePoint("m000", moment[0], 1000.0, "bot")])
                 waits.append(time.perf_counter() - started)
                 await asyncio.sleep(0.1)
 
+        # The same writes with nothing else going on: this machine's own noise, to compare with.
+        writer = asyncio.create_task(bot_writes())
+        await asyncio.sleep(10)
+        stop.set()
+        await writer
+        alone, waits, stop = waits, [], asyncio.Event()
+
         clock = FakeClock(now)
         state = SqlStateStore(db)
+        recording = Recording(store)
         service = RetentionService(
-            store, state, HealthLog(state, clock), clock, KEEP_DAYS, shown_alerts=100
+            recording, state, HealthLog(state, clock), clock, KEEP_DAYS, shown_alerts=100
         )
         writer = asyncio.create_task(bot_writes())
         report = await service.run()
@@ -153,12 +204,13 @@ async def measure(path: Path, now: datetime) -> None:
     print(
         f"retention: {report.prices_removed:,} polls removed, {report.pages_freed:,} pages "
         f"freed, in {report.seconds:.1f} s over {report.batches:,} batches; longest hold "
-        f"{report.longest_hold * 1000:.1f} ms"
+        f"{report.longest_hold * 1000:.1f} ms ("
+        + ", ".join(f"{step} {hold * 1000:.1f} ms" for step, hold in report.holds.items())
+        + ")"
     )
-    print(
-        f"  the bot's writes meanwhile: {len(waits)}, median {statistics.median(waits) * 1000:.1f}"
-        f" ms, worst {max(waits) * 1000:.1f} ms"
-    )
+    print(f"  holds: {spread(recording.holds)}")
+    print(f"  the bot's writes meanwhile: {spread(waits)}")
+    print(f"  the same writes with retention not running: {spread(alone)}")
     print(f"after: database {after_size / 1e6:,.0f} MB (file {after_file / 1e6:,.0f} MB)")
     print(
         f"  /price: median {after[0] * 1000:.1f} ms, worst {after[1] * 1000:.1f} ms; "

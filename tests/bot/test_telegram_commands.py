@@ -270,5 +270,5 @@ async def test_the_command_menu_is_set_for_private_chats_groups_and_admins(
         "unsubscribe",
     ]
     assert [c["command"] for c in menus["all_group_chats"]] == private[1:]
-    assert [c["command"] for c in menus[f"chat:{admin.id}"]][-2:] == ["invite", "users"]
+    assert [c["command"] for c in menus[f"chat:{admin.id}"]][-3:] == ["invite", "users", "status"]
     assert menus["all_private_chats"][2]["description"].startswith("Latest prices with")

@@ -3,16 +3,19 @@ is one short transaction, timed from the moment it holds the database to its com
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.adapters.db.engine import Database
+from core.adapters.db.engine import BUSY_TIMEOUT_MS, Database
 from core.adapters.db.schema import alerts, daily_closes, deliveries, materials, prices
 from core.models import DeliveryStatus
 from core.retention import Batch
@@ -119,6 +122,13 @@ class SqlRetentionStore:
             after = await tx.scalar(sa.text("PRAGMA freelist_count"))
         return Batch(int(before or 0) - int(after or 0), hold.seconds)
 
+    async def settle(self) -> None:
+        if self._db.backend != "sqlite":
+            return
+        path = self._db.path
+        assert path is not None
+        await asyncio.to_thread(_checkpoint, path)
+
     async def size(self) -> int:
         """The database's size in bytes."""
         if self._db.backend == "sqlite":
@@ -131,6 +141,16 @@ class SqlRetentionStore:
 
 
 _DAY = timedelta(days=1)
+
+
+def _checkpoint(path: Path) -> None:
+    """A PASSIVE checkpoint on a connection of its own: it copies what it can from the WAL to
+    the database file while writers go on (it takes no write lock)."""
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        connection.close()
 
 
 def _days(first: date, end: date) -> list[date]:

@@ -6,6 +6,7 @@ LOG_FORMAT=json every log line is one JSON object with the secrets redacted."""
 import asyncio
 import json
 import re
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -141,3 +142,20 @@ async def test_metrics_status_and_json_logs_of_a_running_bot(
     assert any(m.startswith(f"Metrics at http://127.0.0.1:{port}/metrics") for m in messages)
     assert any("[redacted]" in m for m in messages)  # PTB's debug line with the API URL
     assert TOKEN not in output
+
+
+async def test_a_metrics_port_in_use_stops_start_up_with_one_line(
+    tmp_path: Path, telegram_api: FakeBotApi
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        log = tmp_path / "bot.log"
+        settings = {"DATABASE_PATH": str(tmp_path / "bot.db"), "METRICS_PORT": str(port)}
+        process = await start_bot_process(telegram_api, tmp_path, log, settings, wait=False)
+        code = await asyncio.wait_for(process.wait(), PATIENCE)
+    output = log.read_text(encoding="utf-8").strip()
+    assert code == 2, output[-2000:]
+    assert output.splitlines()[-1].startswith(f"METRICS_PORT={port} on METRICS_HOST=127.0.0.1")
+    assert "Traceback" not in output

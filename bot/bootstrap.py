@@ -17,6 +17,7 @@ from core.adapters.db.migrate import current_revision, head
 from core.adapters.db.repos.access import SqlInviteRepo, SqlUserRepo
 from core.adapters.db.repos.alerts import SqlAlertRepo
 from core.adapters.db.repos.forecasts import SqlForecastRepo
+from core.adapters.db.repos.health import SqlInstanceRegistry, SqlOutboxStats
 from core.adapters.db.repos.outbox import SqlOutbox, SqlStateStore
 from core.adapters.db.repos.prices import SqlMaterialRepo, SqlPriceRepo
 from core.adapters.db.repos.stock import SqlInventoryRepo
@@ -32,6 +33,7 @@ from core.delivery import DeliveryWorker
 from core.errors import UnknownMaterial
 from core.feeds import PricePoller
 from core.forecasting import ForecastService
+from core.health import HealthLog, HealthService, Schedule
 from core.inventory import InventoryService
 from core.jobs import AlertJobs
 from core.materials import MaterialCatalog
@@ -78,6 +80,13 @@ async def build_services(
             # Two missed turns of the schedule make a forecast stale.
             max_age=timedelta(seconds=2 * settings.forecast_retrain_seconds),
         )
+    recipients = RecipientDirectory(
+        SqlSubscriptionRepo(db),
+        clock,
+        settings.whatsapp_recipients,
+        whatsapp_ready(settings),
+        queue=outbox,
+    )
     guard = PriceGuard(
         catalog,
         prices,
@@ -98,15 +107,36 @@ async def build_services(
         access=access,
         invites=InviteService(SqlInviteRepo(db), access, users, clock),
         subscriptions=SubscriptionService(SqlSubscriptionRepo(db), clock, outbox),
-        recipients=RecipientDirectory(
-            SqlSubscriptionRepo(db),
-            clock,
-            settings.whatsapp_recipients,
-            whatsapp_ready(settings),
-            queue=outbox,
-        ),
+        recipients=recipients,
         forecasts=forecasts,
         price_guard=guard,
+        health=build_health(db, settings, catalog, recipients, clock),
+    )
+
+
+def build_health(
+    db: Database,
+    settings: Settings,
+    catalog: MaterialCatalog,
+    recipients: RecipientDirectory,
+    clock: Clock,
+) -> HealthService:
+    """The health report (/status, `procurebot status`) over the database."""
+    return HealthService(
+        {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[db.backend],
+        db.describe(),
+        SqlInstanceRegistry(db),
+        HealthLog(SqlStateStore(db), clock),
+        SqlOutboxStats(db),
+        recipients,
+        SqlForecastRepo(db),
+        catalog,
+        clock,
+        Schedule(
+            timedelta(seconds=settings.price_update_seconds),
+            timedelta(seconds=settings.forecast_retrain_seconds),
+        ),
+        settings.forecast_horizon_days,
     )
 
 
@@ -227,7 +257,8 @@ def build_alerting(
     worker = DeliveryWorker(
         outbox, notifiers, services.recipients, clock, concurrency=delivery_concurrency
     )
-    return Alerting(AlertJobs(poller, monitor, worker), outbox, notifiers, closers)
+    jobs = AlertJobs(poller, monitor, worker, HealthLog(state, clock))
+    return Alerting(jobs, outbox, notifiers, closers)
 
 
 @asynccontextmanager

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import shutil
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,17 +22,31 @@ from bot.backtest import (
     run_backtest,
     write_csv,
 )
-from bot.bootstrap import check_alert_settings, check_feed_materials, open_services
+from bot.bootstrap import (
+    build_services,
+    check_alert_settings,
+    check_feed_materials,
+    open_services,
+)
+from bot.chat.commands.status import status_text
 from bot.console import run_console
 from bot.settings import Settings, SettingsError, load_settings
-from core.adapters.db.copy import copy_database
+from core.adapters.db.backup import (
+    BackupError,
+    backup_kind,
+    default_name,
+    find_pg_dump,
+    make_backup,
+    restore_backup,
+)
+from core.adapters.db.copy import TableCount, copy_database
 from core.adapters.db.engine import Database, DatabaseError, database_password
 from core.adapters.db.leader import AnotherInstance, LeadershipLost
 from core.adapters.db.migrate import SchemaTooNew, current_revision, head
 from core.adapters.processes import default_workers, worker_pool
 from core.errors import UserError
 from core.forecast_model import ForecastConfig
-from core.ports import SystemClock
+from core.ports import Clock, SystemClock
 from data import demo
 
 log = logging.getLogger("procurebot")
@@ -60,9 +76,30 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
-def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
+class JsonFormatter(RedactingFormatter):
+    """One JSON object per line (LOG_FORMAT=json, for log shippers), with the same redaction:
+    time, level, logger, message and, when there is one, the traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": self._redact(record.getMessage()),
+        }
+        if record.exc_info:
+            entry["traceback"] = self._redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+def configure_logging(level: str, secrets: Iterable[str] = (), json_lines: bool = False) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT)
-    formatter = RedactingFormatter(LOG_FORMAT, secrets)
+    formatter = (JsonFormatter if json_lines else RedactingFormatter)(LOG_FORMAT, secrets)
     for handler in logging.getLogger().handlers:
         handler.setFormatter(formatter)
     # httpx logs each request URL at INFO, and the bot token is part of that URL; the twilio
@@ -93,11 +130,18 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="start the Telegram bot (the console without a token)")
     commands.add_parser("console", help="the chat commands in this terminal, as an admin")
+    commands.add_parser("status", help="the bot's health: exit status 0 when healthy, 1 when not")
     seed = commands.add_parser("seed", help="load the demo data; safe to run twice")
     seed.add_argument("--force", action="store_true", help="reload the demo data over it")
     db = commands.add_parser("db", help="the database: check it, or copy it elsewhere")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     db_commands.add_parser("check", help="which backend and schema version are in use")
+    backup = db_commands.add_parser("backup", help="a consistent backup, while the bot runs")
+    backup.add_argument(
+        "--output", metavar="FILE", help="default: BACKUP_DIR (or var/backups)/procurebot-TIME.*"
+    )
+    restore = db_commands.add_parser("restore", help="load a backup into an empty database")
+    restore.add_argument("file", metavar="FILE", help="a file made by `procurebot db backup`")
     copy = db_commands.add_parser("copy", help="copy every table into an empty database")
     copy.add_argument(
         "--to", required=True, metavar="URL", help="postgresql://... or sqlite:///..."
@@ -172,16 +216,85 @@ async def _db_copy(settings: Settings, to: str) -> int:
             await target.close()
     finally:
         await source.close()
-    width = max(len(c.table) for c in counts)
     print(f"Copied {source.describe()} to {target.describe()}:")
-    print(f"{'table':<{width}}  {'source':>9}  {'target':>9}")
-    for count in counts:
-        mark = "" if count.matches else "  DIFFERS"
-        print(f"{count.table:<{width}}  {count.source:>9,}  {count.target:>9,}{mark}")
-    if all(c.matches for c in counts):
+    if _print_counts(counts, "source", "target"):
         return 0
     print("The row counts differ: the copy is incomplete.", file=sys.stderr)
     return 1
+
+
+def _print_counts(counts: list[TableCount], source: str, target: str) -> bool:
+    width = max(len(c.table) for c in counts)
+    print(f"{'table':<{width}}  {source:>9}  {target:>9}")
+    for count in counts:
+        mark = "" if count.matches else "  DIFFERS"
+        print(f"{count.table:<{width}}  {count.source:>9,}  {count.target:>9,}{mark}")
+    return all(c.matches for c in counts)
+
+
+async def _db_backup(settings: Settings, output: str | None) -> int:
+    db = await Database.open(settings.database, migrate=False)
+    try:
+        pg_dump = find_pg_dump() if db.backend == "postgresql" else None
+        if output is None:
+            directory = settings.backup_dir or settings.database_path.parent / "backups"
+            path = directory / default_name(db, SystemClock().now(), pg_dump)
+        else:
+            path = Path(output)
+        made = await make_backup(db, path, pg_dump)
+    except BackupError as error:
+        print(f"Backup failed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await db.close()
+    print(f"Backed up {db.describe()} to {made.describe()}")
+    return 0
+
+
+async def _db_restore(settings: Settings, file: str) -> int:
+    try:
+        backup_kind(Path(file))  # before the target is touched
+    except BackupError as error:
+        print(f"Nothing restored: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    db = await Database.open(settings.database)
+    try:
+        counts = await restore_backup(Path(file), db, shutil.which("pg_restore"))
+    except BackupError as error:
+        print(f"Nothing restored: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    finally:
+        await db.close()
+    print(f"Restored {file} into {db.describe()}:")
+    if _print_counts(counts, "backup", "restored"):
+        return 0
+    print("The row counts differ: the restore is incomplete.", file=sys.stderr)
+    return 1
+
+
+async def _status(settings: Settings, clock: Clock | None = None) -> int:
+    """Prints the health report; 0 when healthy, 1 when not (every problem on its own line)."""
+    try:
+        db = await Database.open(settings.database, migrate=False)
+    except DatabaseError as error:
+        print(f"procurebot: 1 problem\nPROBLEM: {error}")
+        return 1
+    try:
+        revision, newest = await current_revision(db), head()
+        if revision != newest:
+            print(
+                f"procurebot: 1 problem\nPROBLEM: the database {db.describe()} is at schema "
+                f"{revision or 'none'}, this procurebot expects {newest}: `procurebot run` "
+                "brings it up to date"
+            )
+            return 1
+        services = await build_services(db, settings, clock or SystemClock())
+        assert services.health is not None
+        health = await services.health.report()
+    finally:
+        await db.close()
+    print(status_text(health))
+    return 0 if health.healthy else 1
 
 
 async def _reach_database(settings: Settings) -> None:
@@ -245,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)
         return USAGE_ERROR
-    configure_logging(settings.log_level, secrets_of(settings))
+    configure_logging(settings.log_level, secrets_of(settings), settings.log_format == "json")
     try:
         if args.command == "console":
             return asyncio.run(_console(settings))
@@ -253,9 +366,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_seed(settings, args.force))
         if args.command == "run":
             return _run(settings)
+        if args.command == "status":
+            return asyncio.run(_status(settings))
         if args.command == "db":
             if args.db_command == "check":
                 return asyncio.run(_db_check(settings))
+            if args.db_command == "backup":
+                return asyncio.run(_db_backup(settings, args.output))
+            if args.db_command == "restore":
+                return asyncio.run(_db_restore(settings, args.file))
             return asyncio.run(_db_copy(settings, args.to))
         return _backtest(args, settings)
     # SettingsError: alert settings at `run`; AnotherInstance: `run` on a SQLite file in use

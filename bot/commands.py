@@ -582,6 +582,11 @@ COMMANDS: dict[str, Command] = {
     )
 }
 
+# Features in modules of their own (bot/chat/commands/), added to the registry.
+from bot.chat.commands import status as _status  # noqa: E402
+
+COMMANDS.update((c.name, c) for c in _status.commands())
+
 
 def parse(line: str) -> tuple[str, tuple[str, ...]]:
     """'/price@ProcureBot Copper' -> ('price', ('Copper',))."""

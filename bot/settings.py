@@ -130,6 +130,19 @@ class Settings(BaseSettings):
     loop_monitor_file: Path | None = Field(
         None, description="a file path (the bot writes its event loop's worst stall there)"
     )
+    # Operations (issue 13): metrics, backups, retention, log format.
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="a TCP port, 1-65535, e.g. 9108 (unset: no metrics)"
+    )
+    metrics_host: str = Field("127.0.0.1", description="an address to listen on, e.g. 0.0.0.0")
+    backup_dir: Path | None = Field(
+        None, description="a directory for the daily backups (unset: no automatic backups)"
+    )
+    backup_keep: int = Field(7, ge=1, le=1000, description="a whole number of backups, 1-1000")
+    price_retention_days: int = Field(
+        90, ge=31, description="a whole number of days >= 31 (the /price chart shows 30)"
+    )
+    log_format: Literal["text", "json"] = Field("text", description="text or json")
 
     @property
     def database(self) -> str:
@@ -186,6 +199,11 @@ class Settings(BaseSettings):
         ):
             raise ValueError(value)
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def whatsapp_enabled(self) -> bool:

@@ -55,6 +55,8 @@ from bot.formatting import CAPTION_LIMIT, Reply, split_message
 from bot.jobs import register_forecast_jobs, register_jobs
 from bot.lead import Lead
 from bot.loop_monitor import LoopMonitor
+from bot.metrics import Metrics
+from bot.operations import Upkeep
 from bot.rate_limit import MessageRateLimiter
 from bot.rendering import Renderer
 from bot.settings import Settings
@@ -75,6 +77,7 @@ SERVICES = "services"
 RENDER = "render"
 NOTIFIER = "notifier"  # the Telegram Notifier, which the alert delivery worker sends through
 ALERTING = "alerting"  # bot.bootstrap.Alerting: the alert jobs (jobs.check_advice after retrains)
+METRICS = "metrics"  # bot.metrics.Metrics: what /metrics serves
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 # Flood control (429): PTB's rate limiter waits `retry_after` and tries again this many times.
@@ -198,11 +201,13 @@ class BotRuntime:
         self._renderer = renderer
         self._advice = advice
         self._lead = Lead(leadership or leadership_for(settings.database))
+        self._upkeep = Upkeep(settings, self._clock)
         self._stack = AsyncExitStack()
 
     async def start(self, application: App) -> None:
         """post_init: the lead taken (a standby waits here), services into bot_data, chart
         workers warm, the alert jobs scheduled, the command menu set."""
+        await self._upkeep.start(self._stack)  # heartbeat and /metrics, a standby's too
         await self._lead.take(application, self._stack)  # a standby waits here
         settings = self._settings
         db = await self._stack.enter_async_context(open_database(settings, self._clock))
@@ -219,16 +224,24 @@ class BotRuntime:
         advice = self._advice or services.forecasts
         alerting = build_alerting(db, settings, services, telegram=notifier, advice=advice)
         self._stack.push_async_callback(alerting.aclose)  # after the jobs stopped, before the db
-        register_jobs(application, alerting.jobs, settings)
+        metrics = self._upkeep.metrics
+        register_jobs(application, alerting.jobs, settings, metrics)
         register_forecast_jobs(
-            application, services.forecasts, settings, then=alerting.jobs.check_advice
+            application,
+            services.forecasts,
+            settings,
+            then=alerting.jobs.check_advice,
+            health=alerting.jobs.health,
+            metrics=metrics,
         )
+        await self._upkeep.lead(application, db, services)
         application.bot_data.update(
             {
                 SERVICES: services,
                 RENDER: renderer,
                 NOTIFIER: notifier,
                 ALERTING: alerting,
+                METRICS: metrics,
             }
         )
         await set_command_menu(application, settings.admin_user_ids)
@@ -458,6 +471,9 @@ async def _answer(
     finally:
         if action is not None and not action.done():
             action.cancel()
+        metrics: Metrics | None = context.bot_data.get(METRICS)
+        if metrics is not None:
+            metrics.command(name, command is not None, outcome, time.perf_counter() - started)
         log.info(
             "user=%s chat=%s command=%s %s in %d ms",
             caller.user_id,

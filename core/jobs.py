@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from core.delivery import DeliveryReport, DeliveryWorker
 from core.feeds import PollResult, PricePoller
+from core.health import HealthLog
 from core.models import Alert
 from core.monitoring import AlertMonitor
 
@@ -50,10 +51,17 @@ class AlertJobs:
     service calls it after each retrain (the price poll runs it too).
     """
 
-    def __init__(self, poller: PricePoller, monitor: AlertMonitor, worker: DeliveryWorker) -> None:
+    def __init__(
+        self,
+        poller: PricePoller,
+        monitor: AlertMonitor,
+        worker: DeliveryWorker,
+        health: HealthLog | None = None,
+    ) -> None:
         self.poller = poller
         self.monitor = monitor
         self.worker = worker
+        self.health = health  # where each poll is recorded for `procurebot status`
         self.poll_prices = single_flight(self._poll_prices)
         self.check_stock = single_flight(self._check_stock)
         self.check_advice = single_flight(self._check_advice)
@@ -61,6 +69,8 @@ class AlertJobs:
 
     async def _poll_prices(self) -> tuple[PollResult, list[Alert]]:
         result = await self.poller.poll()
+        if self.health is not None:
+            await self.health.polled(self.poller.feed_name, result)
         alerts = await self.monitor.check_prices()
         alerts += await self.monitor.check_advice()
         return result, alerts

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
 from core.forecasting import ForecastService
+from core.health import HealthService
 from core.inventory import InventoryService
 from core.materials import MaterialCatalog
 from core.ports import Clock
@@ -31,3 +32,4 @@ class Services:
     recipients: RecipientDirectory
     forecasts: ForecastService | None = None  # None: forecasting is not set up
     price_guard: PriceGuard | None = None  # None: feed prices are not checked here
+    health: HealthService | None = None  # None: no health report (tests with fakes)

@@ -320,5 +320,5 @@ async def test_the_command_menu_is_set_for_private_chats_groups_and_admins(
         "unsubscribe",
     ]
     assert [c["command"] for c in menus["all_group_chats"]] == private[1:]
-    assert [c["command"] for c in menus[f"chat:{admin.id}"]][-3:] == ["invite", "users", "prices"]
+    assert [c["command"] for c in menus[f"chat:{admin.id}"]][-3:] == ["users", "prices", "status"]
     assert menus["all_private_chats"][2]["description"].startswith("Latest prices with")

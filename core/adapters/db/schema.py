@@ -278,3 +278,23 @@ forecasts = sa.Table(
     # the whole forecast, as JSON
     sa.Column("forecast", sa.Text, nullable=False),
 )
+
+# One row per `procurebot run` process, written every half minute while it runs (its
+# heartbeat), so that `procurebot status` can tell from the database alone whether the bot runs,
+# which instance leads and which stand by.
+INSTANCE_ROLES = ("leader", "standby")
+
+instances = sa.Table(
+    "instances",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text, _one_of("role", INSTANCE_ROLES), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("beat_at", UtcDateTime, nullable=False),
+    # set when the process stopped cleanly
+    sa.Column("stopped_at", UtcDateTime),
+    sa.Index("instances_by_beat", "beat_at"),
+)

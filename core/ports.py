@@ -31,6 +31,9 @@ from core.models import (
 )
 
 if TYPE_CHECKING:
+    from core.domain.digests import DigestSchedule
+    from core.domain.local_time import QuietHours
+    from core.domain.watches import Watch, WatchRule
     from core.forecasting import Forecast
 
 
@@ -68,6 +71,14 @@ class PriceRepo(Protocol):
         """The last price of each day (UTC) from `since` on, oldest first."""
         ...
 
+    async def latest_of(self, materials: Sequence[str]) -> dict[str, PricePoint]:
+        """Each material's latest price, in one query (materials without one are missing)."""
+        ...
+
+    async def at_or_before_of(self, moments: Mapping[str, datetime]) -> dict[str, PricePoint]:
+        """For each material, its last price at or before its moment, in one query."""
+        ...
+
 
 class InventoryRepo(Protocol):
     async def all(self) -> list[InventoryItem]: ...
@@ -82,8 +93,11 @@ class VendorRepo(Protocol):
 
 
 class AlertRepo(Protocol):
-    async def recent(self, limit: int, material: str | None = None) -> list[Alert]:
-        """The newest alerts first."""
+    async def recent(
+        self, limit: int, material: str | None = None, chat: str | None = None
+    ) -> list[Alert]:
+        """The newest alerts first: those for every subscriber and those for `chat` only (a
+        watch's); no other messages (digests)."""
         ...
 
 
@@ -248,6 +262,31 @@ class DeliveryQueue(Protocol):
         ...
 
 
+class HeldDeliveries(Protocol):
+    """The deliveries a chat's quiet hours hold (status HELD), as core/quiet_hours.py releases
+    them. Every method commits before returning, or joins the unit of work it is called in."""
+
+    async def held_due(self, now: datetime) -> list[tuple[Delivery, Alert]]:
+        """Held deliveries whose quiet hours are over and that no message carries yet, by
+        address, oldest first."""
+        ...
+
+    async def carry(self, delivery_ids: Sequence[int], carrier_alert_id: int) -> int:
+        """Marks held deliveries as carried by one message (the alert id of a HELD_ALERTS
+        message): each ends as that message's delivery ends. Returns how many were still
+        held and not carried (fewer: another process released them first)."""
+        ...
+
+    async def release(self, delivery_ids: Sequence[int], at: datetime) -> int:
+        """Held deliveries that no message carries become pending, due at `at`."""
+        ...
+
+    async def hold_until(self, channel: Channel, address: str, at: datetime) -> int:
+        """Moves the end of the hold of every held delivery to this address (quiet hours that
+        changed or stopped)."""
+        ...
+
+
 class DeliveryLog(Protocol):
     async def summaries(self, alert_ids: Sequence[int]) -> dict[int, DeliverySummary]:
         """How delivery went, per alert id (alerts with no deliveries are missing)."""
@@ -272,6 +311,96 @@ class ForecastRepo(Protocol):
         ...
 
 
+class WatchRepo(Protocol):
+    """The chats' price watches. A removed watch is kept (with who removed it and when) so that
+    the removal can be undone; everything else here sees only watches not removed."""
+
+    async def add(
+        self,
+        chat: str,
+        rule: WatchRule,
+        by: int,
+        at: datetime,
+        expires_at: datetime | None,
+        armed: bool,
+    ) -> Watch | None:
+        """Stores a new watch; None when the chat has a watch for the same condition already
+        (however many processes try at once)."""
+        ...
+
+    async def get(self, watch_id: int) -> Watch | None: ...
+
+    async def of_chat(self, chat: str) -> list[Watch]:
+        """The chat's watches, oldest first."""
+        ...
+
+    async def live(self, now: datetime) -> list[Watch]:
+        """Every watch that checks prices: not finished (`once` and fired), not expired."""
+        ...
+
+    async def remove(self, watch_ids: Sequence[int], by: int, at: datetime) -> int: ...
+
+    async def restore(self, watch_id: int, chat: str) -> list[Watch]:
+        """Brings back a removed watch of `chat` and those removed with it (same time, same
+        person), except any whose condition the chat watches again; returns those restored."""
+        ...
+
+    async def record(self, watch: Watch) -> bool:
+        """Saves what a price did to a watch (armed, last trigger); False when the watch was
+        removed meanwhile."""
+        ...
+
+    async def rearm(self, watch_ids: Sequence[int]) -> int: ...
+
+    async def move_chat(self, old: str, new: str) -> int:
+        """The watches of a group that became a supergroup follow it."""
+        ...
+
+    async def version(self) -> str | None:
+        """Changes whenever a watch is added, removed, restored or moved (not when a price
+        arms or fires one), so that a process keeping them in memory knows to reload."""
+        ...
+
+
+class DigestRepo(Protocol):
+    """The chats' daily digests, and the digests booked (one per chat and local day)."""
+
+    async def get(self, chat: str) -> DigestSchedule | None: ...
+
+    async def set(self, schedule: DigestSchedule) -> None: ...
+
+    async def remove(self, chat: str) -> bool: ...
+
+    async def due(self, now: datetime) -> list[DigestSchedule]: ...
+
+    async def book(self, chat: str, day: date, at: datetime) -> bool:
+        """Books the chat's digest of `day` (its local date); False when it was booked
+        already."""
+        ...
+
+    async def booked(self, chat: str, day: date, alert_id: int) -> None:
+        """Links a booked digest to the message that carries it."""
+        ...
+
+    async def reschedule(self, chat: str, next_at: datetime) -> None: ...
+
+    async def move_chat(self, old: str, new: str) -> None: ...
+
+
+class QuietHoursRepo(Protocol):
+    async def get(self, chat: str) -> QuietHours | None: ...
+
+    async def all(self) -> dict[str, QuietHours]:
+        """Every chat's quiet hours, by chat."""
+        ...
+
+    async def set(self, chat: str, hours: QuietHours, by: int | None, at: datetime) -> None: ...
+
+    async def remove(self, chat: str) -> bool: ...
+
+    async def move_chat(self, old: str, new: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One action's writes, through the repositories on it: committed together when the
     `async with` block ends normally, rolled back together when it raises (a receipt's stock
@@ -282,7 +411,11 @@ class UnitOfWork(Protocol):
     inventory: InventoryRepo
     vendors: VendorRepo
     outbox: AlertOutbox
+    held: HeldDeliveries
     state: StateStore
+    watches: WatchRepo
+    digests: DigestRepo
+    quiet_hours: QuietHoursRepo
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -103,6 +103,14 @@ class FakePriceRepo:
         closes = {p.at.date(): p.price for p in self._of(material) if p.at.date() >= since}
         return sorted(closes.items())
 
+    async def latest_of(self, materials: Sequence[str]) -> dict[str, PricePoint]:
+        found = {m: await self.latest(m) for m in materials}
+        return {m: p for m, p in found.items() if p is not None}
+
+    async def at_or_before_of(self, moments: Mapping[str, datetime]) -> dict[str, PricePoint]:
+        found = {m: await self.at_or_before(m, at) for m, at in moments.items()}
+        return {m: p for m, p in found.items() if p is not None}
+
 
 class FakeInventoryRepo:
     def __init__(
@@ -128,12 +136,23 @@ class FakeVendorRepo:
         return [q for q in self.quotes_stored if q.material == material]
 
 
+def _listed(alert: Alert, material: str | None, chat: str | None) -> bool:
+    """Whether /alerts in `chat` lists the alert (as the SQL alert repository decides)."""
+    return (
+        alert.type.is_alert
+        and alert.chat in (None, chat)
+        and (material is None or alert.material == material)
+    )
+
+
 class FakeAlertRepo:
     def __init__(self, alerts: Sequence[Alert] = ()) -> None:
         self.alerts = list(alerts)
 
-    async def recent(self, limit: int, material: str | None = None) -> list[Alert]:
-        chosen = [a for a in self.alerts if material is None or a.material == material]
+    async def recent(
+        self, limit: int, material: str | None = None, chat: str | None = None
+    ) -> list[Alert]:
+        chosen = [a for a in self.alerts if _listed(a, material, chat)]
         return sorted(chosen, key=lambda a: a.created_at, reverse=True)[:limit]
 
 
@@ -145,6 +164,7 @@ class FakeOutbox:
         self.alerts: list[Alert] = []
         self.deliveries: dict[int, Delivery] = {}
         self.claimed_by: dict[int, str] = {}
+        self.carried_by: dict[int, int] = {}  # held delivery id -> the alert id carrying it
 
     # AlertOutbox
     async def record(self, alert: Alert, recipients: Sequence[Recipient]) -> Alert:
@@ -157,9 +177,9 @@ class FakeOutbox:
                 stored.id or 0,
                 r.channel,
                 r.address,
-                DeliveryStatus.PENDING,
+                DeliveryStatus.HELD if r.hold_until else DeliveryStatus.PENDING,
                 0,
-                alert.created_at,
+                r.hold_until or alert.created_at,
             )
         return stored
 
@@ -167,9 +187,11 @@ class FakeOutbox:
         same = [a for a in self.alerts if a.dedup_key == dedup_key]
         return max(same, key=lambda a: (a.created_at, a.id or 0)) if same else None
 
-    async def recent(self, limit: int, material: str | None = None) -> list[Alert]:
+    async def recent(
+        self, limit: int, material: str | None = None, chat: str | None = None
+    ) -> list[Alert]:
         """AlertRepo too, so that /alerts sees what was recorded."""
-        chosen = [a for a in self.alerts if material is None or a.material == material]
+        chosen = [a for a in self.alerts if _listed(a, material, chat)]
         return sorted(chosen, key=lambda a: (a.created_at, a.id or 0), reverse=True)[:limit]
 
     # DeliveryQueue
@@ -229,7 +251,7 @@ class FakeOutbox:
     async def redirect(self, channel: Channel, old: str, new: str) -> int:
         followed = 0
         for d in list(self.deliveries.values()):
-            if (d.channel, d.address, d.status) != (channel, old, DeliveryStatus.PENDING):
+            if (d.channel, d.address) != (channel, old) or d.status not in WAITING:
                 continue
             if self._taken(d, new):
                 self._set(d.id, status=DeliveryStatus.FAILED, detail=f"moved to {new}")
@@ -242,7 +264,7 @@ class FakeOutbox:
         pending = [
             d
             for d in self.deliveries.values()
-            if (d.channel, d.address, d.status) == (channel, address, DeliveryStatus.PENDING)
+            if (d.channel, d.address) == (channel, address) and d.status in WAITING
         ]
         for d in pending:
             self._set(d.id, status=DeliveryStatus.FAILED, detail=reason)
@@ -261,20 +283,75 @@ class FakeOutbox:
                 len(mine),
                 status[DeliveryStatus.SENT],
                 status[DeliveryStatus.FAILED],
-                status[DeliveryStatus.PENDING] + status[DeliveryStatus.SENDING],
+                status[DeliveryStatus.PENDING]
+                + status[DeliveryStatus.SENDING]
+                + status[DeliveryStatus.HELD],
                 tuple(reasons.most_common()),
+                status[DeliveryStatus.HELD],
             )
         return result
+
+    # HeldDeliveries
+    async def held_due(self, now: datetime) -> list[tuple[Delivery, Alert]]:
+        due = sorted(
+            (
+                d
+                for d in self.deliveries.values()
+                if d.status is DeliveryStatus.HELD
+                and d.id not in self.carried_by
+                and d.next_attempt_at <= now
+            ),
+            key=lambda d: (d.channel, d.address, self.alerts[d.alert_id - 1].created_at, d.id),
+        )
+        return [(d, self.alerts[d.alert_id - 1]) for d in due]
+
+    def _uncarried_held(self, delivery_ids: Sequence[int]) -> list[int]:
+        return [
+            i
+            for i in delivery_ids
+            if self.deliveries[i].status is DeliveryStatus.HELD and i not in self.carried_by
+        ]
+
+    async def carry(self, delivery_ids: Sequence[int], carrier_alert_id: int) -> int:
+        ids = self._uncarried_held(delivery_ids)
+        for i in ids:
+            self.carried_by[i] = carrier_alert_id
+        return len(ids)
+
+    async def release(self, delivery_ids: Sequence[int], at: datetime) -> int:
+        ids = self._uncarried_held(delivery_ids)
+        for i in ids:
+            self._set(i, status=DeliveryStatus.PENDING, next_attempt_at=at)
+        return len(ids)
+
+    async def hold_until(self, channel: Channel, address: str, at: datetime) -> int:
+        ids = self._uncarried_held(
+            [d.id for d in self.deliveries.values() if (d.channel, d.address) == (channel, address)]
+        )
+        for i in ids:
+            self._set(i, next_attempt_at=at)
+        return len(ids)
 
     def _set(self, delivery_id: int, **changes: object) -> None:
         self.deliveries[delivery_id] = replace(self.deliveries[delivery_id], **changes)  # type: ignore[arg-type]
 
     def _finish(self, delivery_id: int, **changes: object) -> None:
-        if self.deliveries[delivery_id].status is DeliveryStatus.SENDING:
-            self._set(delivery_id, **changes)
+        finishing = self.deliveries[delivery_id]
+        if finishing.status is not DeliveryStatus.SENDING:
+            return
+        self._set(delivery_id, **changes)
+        if changes["status"] is DeliveryStatus.PENDING:
+            return
+        for carried, carrier in self.carried_by.items():
+            member = self.deliveries[carried]
+            if carrier == finishing.alert_id and member.status is DeliveryStatus.HELD:
+                self._set(carried, status=changes["status"], detail=changes.get("detail", ""))
 
     def by_status(self, status: DeliveryStatus) -> list[Delivery]:
         return [d for d in self.deliveries.values() if d.status is status]
+
+
+WAITING = (DeliveryStatus.PENDING, DeliveryStatus.HELD)
 
 
 class FakeStateStore:

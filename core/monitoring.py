@@ -20,6 +20,7 @@ from core.inventory import InventoryService
 from core.materials import MaterialCatalog
 from core.models import Advice, Alert, CurrentAdvice
 from core.ports import AdviceSource, AlertOutbox, Clock, PriceRepo, StateStore
+from core.quiet_hours import QuietHoursService
 from core.recipients import RecipientDirectory
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class AlertMonitor:
         clock: Clock,
         policy: AlertPolicy,
         advice: AdviceSource | None = None,
+        quiet: QuietHoursService | None = None,
     ) -> None:
         self._catalog = catalog
         self._prices = prices
@@ -49,6 +51,7 @@ class AlertMonitor:
         self._clock = clock
         self._policy = policy
         self._advice = advice
+        self._quiet = quiet
 
     async def check_prices(self) -> list[Alert]:
         """Each material's latest price, if not checked before, against 24 h before it.
@@ -117,12 +120,15 @@ class AlertMonitor:
         return raised
 
     async def raise_alert(self, candidate: Alert) -> Alert | None:
-        """Records the alert for every current recipient unless the cool-down holds it back."""
+        """Records the alert for every current recipient unless the cool-down holds it back;
+        a chat in its quiet hours gets it when they end (unless it is CRITICAL)."""
         last = await self._outbox.last_alert(candidate.dedup_key)
         if not cooldown_allows(candidate, last, self._policy):
             log.info("Held back by the cool-down (%s): %s", candidate.dedup_key, candidate.message)
             return None
         recipients = await self._recipients.for_alerts()
+        if self._quiet is not None:
+            recipients = await self._quiet.schedule(recipients, candidate.severity)
         alert = await self._outbox.record(candidate, recipients)
         log.info(
             "Alert %s %s for %d recipients: %s",

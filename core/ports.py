@@ -196,6 +196,13 @@ class AdviceSource(Protocol):
         ...
 
 
+class OrdersDue(Protocol):
+    """Open purchase orders due soon, one line each, for a chat's digest. The hook the
+    purchasing issue fills in; until it exists the digest has no orders section."""
+
+    async def lines(self, chat: str, now: datetime) -> list[str]: ...
+
+
 class StateStore(Protocol):
     """Small named values the jobs keep across restarts (a feed's read position, the last
     recommendation seen)."""
@@ -340,9 +347,10 @@ class WatchRepo(Protocol):
 
     async def remove(self, watch_ids: Sequence[int], by: int, at: datetime) -> int: ...
 
-    async def restore(self, watch_id: int, chat: str) -> list[Watch]:
+    async def restore(self, watch_id: int, chat: str, removed_by: int | None) -> list[Watch]:
         """Brings back a removed watch of `chat` and those removed with it (same time, same
-        person), except any whose condition the chat watches again; returns those restored."""
+        person), if `removed_by` removed them (None: whoever did), except any whose condition
+        the chat watches again; returns those restored."""
         ...
 
     async def record(self, watch: Watch) -> bool:
@@ -406,16 +414,28 @@ class UnitOfWork(Protocol):
     `async with` block ends normally, rolled back together when it raises (a receipt's stock
     move, the alert it raises and that alert's deliveries are one action)."""
 
-    materials: MaterialRepo
-    prices: PriceRepo
-    inventory: InventoryRepo
-    vendors: VendorRepo
-    outbox: AlertOutbox
-    held: HeldDeliveries
-    state: StateStore
-    watches: WatchRepo
-    digests: DigestRepo
-    quiet_hours: QuietHoursRepo
+    # Read-only, so that a unit of work with more specific repositories (the SQL ones, the
+    # fakes) is one.
+    @property
+    def materials(self) -> MaterialRepo: ...
+    @property
+    def prices(self) -> PriceRepo: ...
+    @property
+    def inventory(self) -> InventoryRepo: ...
+    @property
+    def vendors(self) -> VendorRepo: ...
+    @property
+    def outbox(self) -> AlertOutbox: ...
+    @property
+    def held(self) -> HeldDeliveries: ...
+    @property
+    def state(self) -> StateStore: ...
+    @property
+    def watches(self) -> WatchRepo: ...
+    @property
+    def digests(self) -> DigestRepo: ...
+    @property
+    def quiet_hours(self) -> QuietHoursRepo: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -6,14 +6,17 @@ from dataclasses import dataclass
 
 from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
+from core.digests import DigestService
 from core.forecasting import ForecastService
 from core.inventory import InventoryService
 from core.materials import MaterialCatalog
 from core.ports import Clock
 from core.prices import PriceService
+from core.quiet_hours import QuietHoursService
 from core.recipients import RecipientDirectory
 from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
+from core.watches import WatchService
 
 
 @dataclass(frozen=True)
@@ -29,3 +32,6 @@ class Services:
     subscriptions: SubscriptionService
     recipients: RecipientDirectory
     forecasts: ForecastService | None = None  # None: forecasting is not set up
+    watches: WatchService | None = None  # None: chats cannot set their own alerts here
+    digests: DigestService | None = None
+    quiet_hours: QuietHoursService | None = None

@@ -13,6 +13,10 @@ import pandas as pd
 
 from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
+from core.digests import DigestService
+from core.domain.digests import DigestSchedule
+from core.domain.local_time import QuietHours
+from core.domain.watches import Watch, WatchRule
 from core.forecast_model import ForecastConfig, ModelRun
 from core.forecasting import Forecast, ForecastService
 from core.inventory import InventoryService
@@ -42,10 +46,12 @@ from core.models import (
 )
 from core.ports import FeedBatch, ForecastEngine
 from core.prices import PriceService
+from core.quiet_hours import QuietHoursService
 from core.recipients import RecipientDirectory
 from core.services import Services
 from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
+from core.watches import WatchService
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -501,6 +507,191 @@ class FakeSubscriptionRepo:
             self.subscriptions[key] = replace(self.subscriptions[key], disabled_reason=reason)
 
 
+class FakeWatchRepo:
+    """WatchRepo in memory, with the SQL repository's rules (one live watch per condition)."""
+
+    def __init__(self) -> None:
+        self.watches: dict[int, Watch] = {}
+        self.removed: dict[int, tuple[datetime, int]] = {}  # id -> (when, by whom)
+        self.versions = 0
+
+    def _live(self) -> list[Watch]:
+        return [w for i, w in sorted(self.watches.items()) if i not in self.removed]
+
+    async def add(
+        self,
+        chat: str,
+        rule: WatchRule,
+        by: int,
+        at: datetime,
+        expires_at: datetime | None,
+        armed: bool,
+    ) -> Watch | None:
+        if any(w.chat == chat and w.rule.same_condition(rule) for w in self._live()):
+            return None
+        watch = Watch(len(self.watches) + 1, chat, rule, by, at, expires_at, armed)
+        self.watches[watch.id] = watch
+        self.versions += 1
+        return watch
+
+    async def get(self, watch_id: int) -> Watch | None:
+        return next((w for w in self._live() if w.id == watch_id), None)
+
+    async def of_chat(self, chat: str) -> list[Watch]:
+        return [w for w in self._live() if w.chat == chat]
+
+    async def live(self, now: datetime) -> list[Watch]:
+        return [w for w in self._live() if w.live(now)]
+
+    async def remove(self, watch_ids: Sequence[int], by: int, at: datetime) -> int:
+        ids = [w.id for w in self._live() if w.id in watch_ids]
+        for i in ids:
+            self.removed[i] = (at, by)
+        self.versions += bool(ids)
+        return len(ids)
+
+    async def restore(self, watch_id: int, chat: str, removed_by: int | None) -> list[Watch]:
+        removal = self.removed.get(watch_id)
+        if removal is None or self.watches[watch_id].chat != chat:
+            return []
+        if removed_by is not None and removal[1] != removed_by:
+            return []
+        restored = []
+        for i, when in sorted(self.removed.items()):
+            watch = self.watches[i]
+            if when != removal or watch.chat != chat:
+                continue
+            if any(w.chat == chat and w.rule.same_condition(watch.rule) for w in self._live()):
+                continue
+            del self.removed[i]
+            restored.append(watch)
+        self.versions += bool(restored)
+        return restored
+
+    async def record(self, watch: Watch) -> bool:
+        if watch.id in self.removed or watch.id not in self.watches:
+            return False
+        self.watches[watch.id] = watch
+        return True
+
+    async def rearm(self, watch_ids: Sequence[int]) -> int:
+        ids = [w.id for w in self._live() if w.id in watch_ids]
+        for i in ids:
+            self.watches[i] = replace(self.watches[i], armed=True)
+        return len(ids)
+
+    async def move_chat(self, old: str, new: str) -> int:
+        moved = [w for w in self.watches.values() if w.chat == old]
+        for w in moved:
+            self.watches[w.id] = replace(w, chat=new)
+        self.versions += bool(moved)
+        return len(moved)
+
+    async def version(self) -> str | None:
+        return str(self.versions) if self.versions else None
+
+
+class FakeDigestRepo:
+    def __init__(self) -> None:
+        self.schedules: dict[str, DigestSchedule] = {}
+        self.days: dict[tuple[str, date], int | None] = {}
+
+    async def get(self, chat: str) -> DigestSchedule | None:
+        return self.schedules.get(chat)
+
+    async def set(self, schedule: DigestSchedule) -> None:
+        self.schedules[schedule.chat] = schedule
+
+    async def remove(self, chat: str) -> bool:
+        return self.schedules.pop(chat, None) is not None
+
+    async def due(self, now: datetime) -> list[DigestSchedule]:
+        return sorted(
+            (s for s in self.schedules.values() if s.next_at <= now), key=lambda s: s.next_at
+        )
+
+    async def book(self, chat: str, day: date, at: datetime) -> bool:
+        if (chat, day) in self.days:
+            return False
+        self.days[(chat, day)] = None
+        return True
+
+    async def booked(self, chat: str, day: date, alert_id: int) -> None:
+        self.days[(chat, day)] = alert_id
+
+    async def reschedule(self, chat: str, next_at: datetime) -> None:
+        if chat in self.schedules:
+            self.schedules[chat] = replace(self.schedules[chat], next_at=next_at)
+
+    async def move_chat(self, old: str, new: str) -> None:
+        if old in self.schedules and new not in self.schedules:
+            self.schedules[new] = replace(self.schedules.pop(old), chat=new)
+        for chat, day in list(self.days):
+            if chat == old and (new, day) not in self.days:
+                self.days[(new, day)] = self.days.pop((old, day))
+
+
+class FakeQuietHoursRepo:
+    def __init__(self) -> None:
+        self.hours: dict[str, QuietHours] = {}
+
+    async def get(self, chat: str) -> QuietHours | None:
+        return self.hours.get(chat)
+
+    async def all(self) -> dict[str, QuietHours]:
+        return dict(self.hours)
+
+    async def set(self, chat: str, hours: QuietHours, by: int | None, at: datetime) -> None:
+        self.hours[chat] = hours
+
+    async def remove(self, chat: str) -> bool:
+        return self.hours.pop(chat, None) is not None
+
+    async def move_chat(self, old: str, new: str) -> None:
+        if old in self.hours and new not in self.hours:
+            self.hours[new] = self.hours.pop(old)
+
+
+@dataclass
+class FakeUnitOfWork:
+    """UnitOfWork over the in-memory fakes: they share their state with whoever holds them, and
+    a unit of work counts its commits (nothing is rolled back: the SQL tests cover that)."""
+
+    prices: FakePriceRepo = field(default_factory=FakePriceRepo)
+    outbox: FakeOutbox = field(default_factory=FakeOutbox)
+    state: FakeStateStore = field(default_factory=FakeStateStore)
+    watches: FakeWatchRepo = field(default_factory=FakeWatchRepo)
+    digests: FakeDigestRepo = field(default_factory=FakeDigestRepo)
+    quiet_hours: FakeQuietHoursRepo = field(default_factory=FakeQuietHoursRepo)
+    inventory: FakeInventoryRepo = field(default_factory=FakeInventoryRepo)
+    vendors: FakeVendorRepo = field(default_factory=FakeVendorRepo)
+    commits: int = 0
+
+    @property
+    def materials(self) -> FakeMaterialRepo:
+        return FakeMaterialRepo()
+
+    @property
+    def held(self) -> FakeOutbox:
+        return self.outbox
+
+    def __call__(self) -> FakeUnitOfWork:
+        """A new unit of work over the same repositories (the factory core services take)."""
+        return self
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        return self
+
+    async def __aexit__(self, kind: object, error: object, traceback: object) -> None:
+        if error is None:
+            self.commits += 1
+
+
+class FakeMaterialRepo:
+    async def all(self) -> list[Material]:
+        return list(MATERIALS)
+
+
 def daily_prices(
     material: str, closes: Sequence[float], end: datetime = NOW, source: str = "test"
 ) -> list[PricePoint]:
@@ -537,16 +728,22 @@ def make_services(
     whatsapp_enabled: bool = True,
     invites: FakeInviteRepo | None = None,
     forecast_engine: ForecastEngine | None = None,
+    uow: FakeUnitOfWork | None = None,
 ) -> Services:
     """The core services over fakes, as the composition root builds them over SQLite. With an
-    `outbox`, /alerts reads the alerts recorded there with their deliveries."""
+    `outbox`, /alerts reads the alerts recorded there with their deliveries; `uow` holds the
+    repositories of the chats' own watches, digests and quiet hours."""
     catalog = MaterialCatalog(MATERIALS)
     clock = clock or FakeClock()
     users = users or FakeUserRepo()
     subscriptions = subscriptions or FakeSubscriptionRepo()
     access = AccessPolicy(admins, allowed, users, clock)
     prices = prices or FakePriceRepo()
+    outbox = outbox or (uow.outbox if uow is not None else None)
+    uow = uow or FakeUnitOfWork(prices=prices, outbox=outbox or FakeOutbox())
     stock = InventoryService(catalog, inventory or FakeInventoryRepo(), clock)
+    price_service = PriceService(catalog, prices)
+    alert_repo = alerts or outbox or FakeAlertRepo()
     forecasts = None
     if forecast_engine is not None:
         forecasts = ForecastService(
@@ -555,10 +752,10 @@ def make_services(
     return Services(
         catalog=catalog,
         clock=clock,
-        prices=PriceService(catalog, prices),
+        prices=price_service,
         inventory=stock,
         vendors=VendorService(vendors or FakeVendorRepo(), clock),
-        alerts=AlertService(alerts or outbox or FakeAlertRepo(), outbox),
+        alerts=AlertService(alert_repo, outbox),
         access=access,
         invites=InviteService(invites or FakeInviteRepo(), access, users, clock),
         subscriptions=SubscriptionService(subscriptions, clock, outbox),
@@ -570,6 +767,11 @@ def make_services(
             queue=outbox,
         ),
         forecasts=forecasts,
+        watches=WatchService(catalog, uow, uow.watches, prices, clock),
+        digests=DigestService(
+            uow, uow.digests, price_service, stock, alert_repo, clock, advice=forecasts
+        ),
+        quiet_hours=QuietHoursService(uow, uow.quiet_hours, uow.outbox, clock),
     )
 
 

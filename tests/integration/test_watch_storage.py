@@ -116,10 +116,11 @@ async def test_removed_watches_come_back_together_unless_watched_again(db: Datab
     assert await watches.of_chat(CHAT) == []
     assert await watches.get(ids[0]) is None
     assert await watches.add(CHAT, BELOW, 2002, NOW, None, True)  # set again meanwhile
-    assert await watches.restore(ids[0], "other chat") == []
-    [restored] = await watches.restore(ids[0], CHAT)
+    assert await watches.restore(ids[0], "other chat", None) == []
+    assert await watches.restore(ids[0], CHAT, 2002) == []  # removed by 1001
+    [restored] = await watches.restore(ids[0], CHAT, 1001)
     assert restored.rule == move
-    assert await watches.restore(ids[0], CHAT) == []
+    assert await watches.restore(ids[0], CHAT, None) == []
 
 
 async def test_live_watches_leave_out_expired_finished_and_removed_ones(db: Database) -> None:

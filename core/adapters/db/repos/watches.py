@@ -134,15 +134,18 @@ class SqlWatchRepo:
                 await self._changed(tx)
             return result.rowcount
 
-    async def restore(self, watch_id: int, chat: str) -> list[Watch]:
+    async def restore(self, watch_id: int, chat: str, removed_by: int | None) -> list[Watch]:
+        removed = [
+            watches.c.id == watch_id,
+            watches.c.chat == chat,
+            watches.c.removed_at.is_not(None),
+        ]
+        if removed_by is not None:
+            removed.append(watches.c.removed_by == removed_by)
         async with self._db.transaction() as tx:
             removal = (
                 await tx.execute(
-                    sa.select(watches.c.removed_at, watches.c.removed_by).where(
-                        watches.c.id == watch_id,
-                        watches.c.chat == chat,
-                        watches.c.removed_at.is_not(None),
-                    )
+                    sa.select(watches.c.removed_at, watches.c.removed_by).where(*removed)
                 )
             ).first()
             if removal is None:

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from bot import telegram_app
 from bot.backtest import describe, load_series, run_backtest, write_csv
 from bot.bootstrap import check_alert_settings, open_services
-from bot.console import run_console
+from bot.console import console_user, run_console
 from bot.settings import Settings, SettingsError, load_settings
 from core.adapters.db.copy import copy_database
 from core.adapters.db.engine import Database, DatabaseError, database_password
@@ -84,7 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="start the Telegram bot (the console without a token)")
-    commands.add_parser("console", help="the chat commands in this terminal, as an admin")
+    console = commands.add_parser("console", help="the chat commands in this terminal, as an admin")
+    console.add_argument(
+        "--chat",
+        type=int,
+        metavar="CHAT_ID",
+        help="act in this Telegram chat (its subscription, watches, digest and quiet hours)",
+    )
     seed = commands.add_parser("seed", help="load the demo data; safe to run twice")
     seed.add_argument("--force", action="store_true", help="reload the demo data over it")
     db = commands.add_parser("db", help="the database: check it, or copy it elsewhere")
@@ -106,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _console(settings: Settings) -> int:
+async def _console(settings: Settings, chat: int | None = None) -> int:
     async with open_services(settings) as services:
         await run_console(
             services,
@@ -114,6 +120,7 @@ async def _console(settings: Settings) -> int:
             sys.stdin,
             sys.stdout,
             prompt=sys.stdin.isatty(),
+            caller=console_user(chat),
         )
     return 0
 
@@ -219,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, secrets_of(settings))
     try:
         if args.command == "console":
-            return asyncio.run(_console(settings))
+            return asyncio.run(_console(settings, args.chat))
         if args.command == "seed":
             return asyncio.run(_seed(settings, args.force))
         if args.command == "run":

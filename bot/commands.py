@@ -201,7 +201,9 @@ async def alerts(request: Request) -> Reply:
                 f"a material ({', '.join(request.services.catalog.keys)}). "
                 "Examples: /alerts 20, /alerts copper"
             ) from None
-    history = await request.services.alerts.report(limit, material)
+    caller = request.caller
+    chat = str(caller.chat_id) if caller.channel is not None else None
+    history = await request.services.alerts.report(limit, material, chat)
     refresh = " ".join(("/alerts", *request.args))
     return Reply(alert_report(history, material), refresh=refresh)
 
@@ -470,6 +472,14 @@ COMMANDS: dict[str, Command] = {
         ),
     )
 }
+
+
+# Features with modules of their own (bot/chat/commands/) join the registry here, last: they
+# build on the names above.
+from bot.chat.commands import digests as _digests  # noqa: E402
+from bot.chat.commands import watches as _watches  # noqa: E402
+
+COMMANDS.update((c.name, c) for feature in (_watches, _digests) for c in feature.commands())
 
 
 def parse(line: str) -> tuple[str, tuple[str, ...]]:

@@ -98,7 +98,9 @@ class WatchService:
             watch = await uow.watches.add(chat, rule, by, now, expires_at, armed)
             if watch is None:  # set at the same moment by someone else in the chat
                 raise UserError(f"This chat watches {describe(rule, material)} already.")
-        log.info("Watch #%d set in chat %s by user %s: %s", watch.id, chat, by, watch.rule)
+        log.info(
+            "Watch #%d set in chat %s by user %s: %s", watch.id, chat, by, describe(rule, material)
+        )
         return Added(watch, price, same)
 
     async def of_chat(self, chat: str) -> list[Listed]:

@@ -1,0 +1,1 @@
+"""The front-end-neutral command layer, one module per feature in commands/."""

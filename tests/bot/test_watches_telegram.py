@@ -259,3 +259,18 @@ async def test_watches_outlive_a_restart(
         assert len(level_alerts(bot, buyer.id)) == 2
         listing = (await bot.say(buyer, "/watches")).text
         assert "#1 Copper above" in listing and "arms again once back below" in listing
+
+
+async def test_a_group_that_becomes_a_supergroup_keeps_its_watches_digest_and_quiet_hours(
+    bot: RunningBot, admin: FakeUser
+) -> None:
+    group = bot.api.group(-4242, "Purchasing team")
+    await bot.say(admin, "/watch zinc above 9999", group)
+    await bot.say(admin, "/digest 07:30 Europe/Berlin", group)
+    await bot.say(admin, "/quiet 22:00-07:00 Europe/Berlin", group)
+    supergroup = bot.api.migrate(group, admin)
+    await bot.answered(bot.api.last_update_id)
+    listing = await bot.say(admin, "/watches", supergroup)
+    assert "#1 Zinc above 9,999 USD/t" in listing.text
+    assert "Next digest: " in (await bot.say(admin, "/digest", supergroup)).text
+    assert (await bot.say(admin, "/quiet", supergroup)).text.startswith("🌙 Quiet hours 22:00")

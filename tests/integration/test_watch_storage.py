@@ -3,33 +3,41 @@ and the migration that brought them, on a database holding alerts already."""
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from bot.bootstrap import unit_of_work
 from core.adapters.db import migrate
 from core.adapters.db.engine import Database
 from core.adapters.db.repos.alerts import SqlAlertRepo
 from core.adapters.db.repos.digests import SqlDigestRepo, SqlQuietHoursRepo
 from core.adapters.db.repos.outbox import SqlOutbox
 from core.adapters.db.repos.prices import SqlMaterialRepo, SqlPriceRepo
+from core.adapters.db.repos.stock import SqlInventoryRepo
 from core.adapters.db.repos.watches import SqlWatchRepo
+from core.digests import DigestService
 from core.domain.digests import DigestSchedule
 from core.domain.local_time import DailyTime, QuietHours, find_zone
 from core.domain.watches import Direction, WatchKind, WatchRule
+from core.inventory import InventoryService
+from core.materials import MaterialCatalog
 from core.models import (
     Action,
     Alert,
     AlertType,
     Channel,
+    Delivery,
     DeliveryStatus,
     PricePoint,
     Recipient,
     Severity,
 )
-from tests.fakes import COPPER, COPPER_DROP, NOW, STEEL
+from core.prices import PriceService
+from core.quiet_hours import QuietHoursService
+from tests.fakes import COPPER, COPPER_DROP, NOW, STEEL, FakeClock
 
 CHAT = "-100123"
 BERLIN = find_zone("Europe/Berlin")
@@ -271,3 +279,65 @@ async def test_every_materials_latest_and_earlier_price_come_in_one_query(db: Da
     )
     assert {m: p.price for m, p in earlier.items()} == {"copper": 9002}
     assert await prices.latest_of([]) == {}
+
+
+class LateDigests(SqlDigestRepo):
+    """A second process's view: the digests it read as due before the first booked them."""
+
+    stale: list[DigestSchedule]
+
+    async def due(self, now: datetime) -> list[DigestSchedule]:
+        return self.stale
+
+
+class LateOutbox(SqlOutbox):
+    """A second process's view: the held deliveries it read before the first released them."""
+
+    stale: list[tuple[Delivery, Alert]]
+
+    async def held_due(self, now: datetime) -> list[tuple[Delivery, Alert]]:
+        return self.stale
+
+
+def _digests(db: Database, clock: FakeClock, repo: SqlDigestRepo) -> DigestService:
+    catalog = MaterialCatalog([COPPER, STEEL])
+    return DigestService(
+        unit_of_work(db),
+        repo,
+        PriceService(catalog, SqlPriceRepo(db)),
+        InventoryService(catalog, SqlInventoryRepo(db), clock),
+        SqlAlertRepo(db),
+        clock,
+    )
+
+
+async def test_a_second_process_late_by_a_moment_books_no_second_digest(db: Database) -> None:
+    clock = FakeClock(NOW.replace(hour=6))
+    leader = _digests(db, clock, SqlDigestRepo(db))
+    await leader.set(CHAT, DailyTime(time(7, 30), BERLIN), 2002)
+    clock.current = NOW.replace(hour=6, minute=30)  # 07:30 in Berlin
+    late = LateDigests(db)
+    late.stale = await SqlDigestRepo(db).due(clock.now())
+    assert await leader.book_due() == 1
+    assert await _digests(db, clock, late).book_due() == 0
+    assert [d.address for d in await SqlOutbox(db).deliveries()] == [CHAT]
+
+
+async def test_a_second_process_late_by_a_moment_releases_no_second_message(
+    db: Database,
+) -> None:
+    clock = FakeClock(NOW.replace(hour=23))
+    outbox, late = SqlOutbox(db), LateOutbox(db)
+    quiet = QuietHoursService(unit_of_work(db), SqlQuietHoursRepo(db), outbox, clock)
+    await quiet.set(CHAT, QuietHours(time(22, 0), time(7, 0), find_zone(None)), 2002)
+    for message in ("first", "second"):
+        recipients = await quiet.schedule([Recipient(Channel.TELEGRAM, CHAT)], Severity.WARNING)
+        await outbox.record(replace(COPPER_DROP, message=message), recipients)
+    clock.current = NOW.replace(hour=7) + timedelta(days=1)
+    late.stale = await outbox.held_due(clock.now())
+    assert await quiet.release() == 2
+    other = QuietHoursService(unit_of_work(db), SqlQuietHoursRepo(db), late, clock)
+    assert await other.release() == 0
+    waiting = [d for d in await outbox.deliveries() if d.status is DeliveryStatus.PENDING]
+    assert len(waiting) == 1  # the one message, rolled back in the second process
+    assert len(await outbox.deliveries()) == 3

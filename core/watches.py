@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from core.domain.watches import Trigger, Watch, WatchBook, WatchRule, describe
 from core.errors import UserError
 from core.materials import MaterialCatalog
-from core.models import Alert, Channel, PricePoint, Recipient
+from core.models import Alert, Channel, PricePoint, Recipient, Severity
 from core.ports import Clock, PriceRepo, StateStore, UnitOfWork, WatchRepo
 from core.quiet_hours import QuietHoursService
 
@@ -165,12 +165,12 @@ def _not_this_chats(watch_id: int, watches: Iterable[Watch]) -> str:
 class WatchMonitor:
     """Checks the live watches against each material's new price, after every price poll.
 
-    The watches are kept in memory (a WatchBook) and reloaded only when a chat changed them
-    (WatchRepo.version), so a poll costs one query for the latest prices, one per move window
-    for the earlier prices, and a write per watch that fired or re-armed. The time of each
-    material's last price checked is kept in the state store and moved on after the alerts are
-    recorded: a crash in between checks that price again, and a watch that fired is disarmed
-    (or in its cool-down) by then, so nothing is alerted twice.
+    The watches are kept in memory (a WatchBook, sorted by level) and reloaded only when a chat
+    changed them (WatchRepo.version), so a poll costs one query for the latest prices, one per
+    move window for the earlier prices, and one transaction for what changed. The time of each
+    material's last price checked is kept in the state store and moved on after that
+    transaction: a crash in between checks that price again, and a watch that fired is
+    disarmed (or in its cool-down) by then, so nothing is alerted twice.
     """
 
     def __init__(
@@ -256,32 +256,41 @@ class WatchMonitor:
         return before
 
     async def _apply(self, book: WatchBook, triggers: list[Trigger]) -> list[Alert]:
-        rearmed = [t.watch for t in triggers if t.alert is None]
-        if rearmed:
-            async with self._new_uow() as uow:
-                await uow.watches.rearm([w.id for w in rearmed])
-            for watch in rearmed:
-                book.put(watch)
-        raised = []
-        for trigger in triggers:
-            if trigger.alert is not None:
-                alert = await self._fire(trigger.watch, trigger.alert)
-                if alert is None:
-                    book.drop(trigger.watch)
+        """Records what the prices did in one transaction: the watches that re-armed, and each
+        that fired with its alert and that alert's one delivery, to the chat that set it (held
+        for its quiet hours, unless CRITICAL). A watch removed meanwhile sends nothing."""
+        if not triggers:
+            return []
+        fired = [t for t in triggers if t.alert is not None]
+        recipients = await self._recipients(fired)
+        raised, removed = [], []
+        async with self._new_uow() as uow:
+            await uow.watches.rearm([t.watch.id for t in triggers if t.alert is None])
+            for trigger in fired:
+                assert trigger.alert is not None
+                if await uow.watches.record(trigger.watch):
+                    chat = recipients[trigger.watch.id]
+                    raised.append(await uow.outbox.record(trigger.alert, [chat]))
                 else:
-                    book.put(trigger.watch)
-                    raised.append(alert)
+                    removed.append(trigger.watch)
+        for trigger in triggers:
+            book.put(trigger.watch)
+        for watch in removed:
+            book.drop(watch)
+        for alert in raised:
+            log.info("Watch alert for chat %s: %s", alert.chat, alert.message)
         return raised
 
-    async def _fire(self, watch: Watch, alert: Alert) -> Alert | None:
-        """Records the watch's new state with its alert for its chat (None: it was removed)."""
-        recipients = [Recipient(Channel.TELEGRAM, watch.chat)]
-        if self._quiet is not None:
-            recipients = await self._quiet.schedule(recipients, alert.severity)
-        async with self._new_uow() as uow:
-            if not await uow.watches.record(watch):
-                return None
-            stored = await uow.outbox.record(alert, recipients)
-        held = " (held for quiet hours)" if recipients[0].hold_until else ""
-        log.info("Watch #%d fired for chat %s%s: %s", watch.id, watch.chat, held, alert.message)
-        return stored
+    async def _recipients(self, fired: list[Trigger]) -> dict[int, Recipient]:
+        """Each fired watch's chat, held until its quiet hours end where they apply."""
+        chats = {t.watch.id: Recipient(Channel.TELEGRAM, t.watch.chat) for t in fired}
+        if self._quiet is None or not fired:
+            return chats
+        by_severity: dict[Severity, list[int]] = {}
+        for trigger in fired:
+            assert trigger.alert is not None
+            by_severity.setdefault(trigger.alert.severity, []).append(trigger.watch.id)
+        for severity, ids in by_severity.items():
+            scheduled = await self._quiet.schedule([chats[i] for i in ids], severity)
+            chats.update(zip(ids, scheduled, strict=True))
+        return chats

@@ -18,10 +18,12 @@ that removes the watch.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from math import inf
 
 from core.alert_rules import WINDOW_SLACK, AlertPolicy, amount, cooldown_allows, when
 from core.models import Action, Alert, AlertFacts, AlertType, Material, PricePoint, Severity
@@ -306,49 +308,101 @@ def _move_alert(
     )
 
 
+class _Shelf:
+    """One material's watches, the level ones sorted so that a price finds the ones it may
+    change by bisection: an armed `below` watch fires under its level, a disarmed one re-arms
+    at or over its re-arm price (and the mirror image for `above`). Move watches are all
+    sorted by percentage for each window: a move is one number per window."""
+
+    def __init__(self) -> None:
+        self.watches: dict[int, Watch] = {}
+        self.armed_below: list[tuple[float, int]] = []
+        self.waiting_below: list[tuple[float, int]] = []
+        self.armed_above: list[tuple[float, int]] = []
+        self.waiting_above: list[tuple[float, int]] = []
+        self.moves: dict[int, list[tuple[float, int]]] = {}  # by window (days)
+
+    def _place(self, watch: Watch) -> tuple[list[tuple[float, int]], float]:
+        rule = watch.rule
+        if rule.kind is WatchKind.MOVE:
+            return self.moves.setdefault(rule.days, []), rule.threshold
+        below = rule.kind is WatchKind.BELOW
+        if watch.armed:
+            return (self.armed_below if below else self.armed_above), rule.threshold
+        return (self.waiting_below if below else self.waiting_above), rule.rearm_price
+
+    def add(self, watch: Watch) -> None:
+        self.watches[watch.id] = watch
+        entries, key = self._place(watch)
+        insort(entries, (key, watch.id))
+
+    def remove(self, watch_id: int) -> None:
+        watch = self.watches.pop(watch_id, None)
+        if watch is None:
+            return
+        entries, key = self._place(watch)
+        entries.pop(bisect_left(entries, (key, watch_id)))
+        if watch.rule.kind is WatchKind.MOVE and not entries:
+            del self.moves[watch.rule.days]
+
+    def candidates(self, price: float, before: Mapping[int, PricePoint | None]) -> list[Watch]:
+        """The watches `price` may fire or re-arm (a superset: `check` decides); `before`
+        maps each move window to the price that long before."""
+        ids = [i for _, i in self.armed_below[bisect_right(self.armed_below, (price, inf)) :]]
+        ids += [i for _, i in self.waiting_below[: bisect_right(self.waiting_below, (price, inf))]]
+        ids += [i for _, i in self.armed_above[: bisect_left(self.armed_above, (price, -inf))]]
+        ids += [i for _, i in self.waiting_above[bisect_left(self.waiting_above, (price, -inf)) :]]
+        for days, entries in self.moves.items():
+            earlier = before.get(days)
+            if earlier is not None:
+                reach = abs(round(pct_change(earlier.price, price), 6))
+                ids += [i for _, i in entries[: bisect_right(entries, (reach, inf))]]
+        return [self.watches[i] for i in ids]
+
+
 class WatchBook:
-    """The live watches, by material: a new price is checked against its material's watches
-    only, so the check costs O(watches of the materials that got a price)."""
+    """The live watches, by material and sorted by level, so that checking a new price costs
+    a bisection per material plus the watches it may change (and the move watches), however
+    many watches there are."""
 
     def __init__(self, watches: Iterable[Watch] = ()) -> None:
-        self._by_material: dict[str, dict[int, Watch]] = {}
+        self._shelves: dict[str, _Shelf] = {}
         for watch in watches:
             self.put(watch)
 
     def __len__(self) -> int:
-        return sum(len(watches) for watches in self._by_material.values())
+        return sum(len(shelf.watches) for shelf in self._shelves.values())
 
     def __iter__(self) -> Iterator[Watch]:
-        for watches in self._by_material.values():
-            yield from watches.values()
+        for shelf in self._shelves.values():
+            yield from shelf.watches.values()
 
     @property
     def materials(self) -> list[str]:
-        return list(self._by_material)
+        return list(self._shelves)
 
     def of(self, material: str) -> list[Watch]:
-        return list(self._by_material.get(material, {}).values())
+        shelf = self._shelves.get(material)
+        return [] if shelf is None else list(shelf.watches.values())
 
     def windows(self, material: str) -> set[int]:
         """The move windows (days) watched on `material`."""
-        return {
-            w.rule.days
-            for w in self._by_material.get(material, {}).values()
-            if w.rule.kind is WatchKind.MOVE
-        }
+        shelf = self._shelves.get(material)
+        return set() if shelf is None else set(shelf.moves)
 
     def put(self, watch: Watch) -> None:
         """Adds or replaces a watch; a finished one leaves the book."""
-        if watch.finished:
-            self.drop(watch)
-            return
-        self._by_material.setdefault(watch.material, {})[watch.id] = watch
+        self.drop(watch)
+        if not watch.finished:
+            self._shelves.setdefault(watch.material, _Shelf()).add(watch)
 
     def drop(self, watch: Watch) -> None:
-        watches = self._by_material.get(watch.material, {})
-        watches.pop(watch.id, None)
-        if not watches:
-            self._by_material.pop(watch.material, None)
+        shelf = self._shelves.get(watch.material)
+        if shelf is None:
+            return
+        shelf.remove(watch.id)
+        if not shelf.watches:
+            del self._shelves[watch.material]
 
     def check(
         self,
@@ -358,10 +412,13 @@ class WatchBook:
         now: datetime,
         cooldown: timedelta,
     ) -> list[Trigger]:
-        """Every watch on `material` against its new price; `before` maps each move window
+        """The watches on `material` against its new price; `before` maps each move window
         (days) to the price that long before it."""
+        shelf = self._shelves.get(material.key)
+        if shelf is None:
+            return []
         triggers = []
-        for watch in self.of(material.key):
+        for watch in shelf.candidates(price.price, before):
             trigger = check(watch, material, price, before.get(watch.rule.days), now, cooldown)
             if trigger is not None:
                 triggers.append(trigger)

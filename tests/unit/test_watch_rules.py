@@ -1,5 +1,6 @@
 """The watch rules: level crossings that re-arm, once, expiry, move windows and their cool-down."""
 
+import random
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -186,3 +187,33 @@ def test_watches_describe_themselves_in_the_materials_units() -> None:
     assert describe(below(9000.5), COPPER) == "Copper below 9,000 USD/t"
     up = move(2.5, 3, Direction.UP)
     assert describe(replace(up, once=True), COPPER) == "Copper moves +2.5% in 3 days (once)"
+
+
+def test_the_book_finds_exactly_the_watches_a_price_changes_among_many() -> None:
+    rng = random.Random(3)
+    watches = []
+    for n in range(600):
+        kind = rng.choice(list(WatchKind))
+        threshold = rng.choice([2.0, 3.0, 5.0]) if kind is WatchKind.MOVE else rng.uniform(90, 110)
+        direction, days = rng.choice(list(Direction)), rng.choice([1, 2, 3])
+        rule = WatchRule("copper", kind, round(threshold, 1), direction, days)
+        armed = rng.random() < 0.5 if kind is not WatchKind.MOVE else True
+        watches.append(Watch(n + 1, "chat", rule, 1, NOW, armed=armed))
+    book = WatchBook(watches)
+    before: dict[int, PricePoint | None] = {
+        1: PricePoint("copper", NOW - timedelta(days=1), 100.0, "test"),
+        2: PricePoint("copper", NOW - timedelta(days=2), 97.0, "test"),
+    }  # no price 3 days before
+    for price in (89.0, 95.5, 99.9, 100.0, 100.45, 100.5, 104.2, 111.0):
+        expected = {
+            w.id
+            for w in watches
+            if check(w, COPPER, point(price), before.get(w.rule.days), NOW, COOLDOWN)
+        }
+        found = {t.watch.id for t in book.check(COPPER, point(price), before, NOW, COOLDOWN)}
+        assert found == expected and found, price
+    fired = book.check(COPPER, point(95.0), before, NOW, COOLDOWN)
+    for trigger in fired:
+        book.put(trigger.watch)
+    assert len(book) == 600
+    assert fired and book.check(COPPER, point(95.0), before, NOW, COOLDOWN) == []  # seen once

@@ -65,9 +65,13 @@ class DigestService:
         log.info("Digest for chat %s set to %s by user %s", chat, daily.describe(), by)
         return schedule
 
-    async def off(self, chat: str) -> bool:
+    async def off(self, chat: str, by: int | None) -> bool:
+        """Stops the chat's digest (False: it had none)."""
         async with self._new_uow() as uow:
-            return await uow.digests.remove(chat)
+            removed = await uow.digests.remove(chat)
+        if removed:
+            log.info("Digest for chat %s stopped by user %s", chat, by)
+        return removed
 
     async def write(self, chat: str, zone: ZoneInfo) -> str:
         """The chat's digest as of now, with times on its clock."""

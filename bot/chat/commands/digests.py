@@ -86,7 +86,7 @@ async def digest(request: Request) -> Reply:
         if len(args) > 1:
             raise UserError(f"/digest off takes nothing more. Usage: {DIGEST_USAGE}")
         chat = _setting_chat(request, "digest")
-        if not await service.off(chat):
+        if not await service.off(chat, request.caller.user_id):
             return Reply("This chat gets no daily digest. /digest 07:30 Europe/Berlin sets one.")
         return Reply("Daily digest stopped. /digest alone still shows it whenever you ask.")
     if len(args) > 2:

@@ -15,6 +15,7 @@ from core.services import Services
 log = logging.getLogger(__name__)
 
 CONSOLE_USER = Caller(user_id=0, role=Role.ADMIN, chat_id=0)
+QUIT = {"quit", "exit", "/quit", "/exit"}
 
 
 def console_user(chat: int | None = None) -> Caller:
@@ -23,9 +24,6 @@ def console_user(chat: int | None = None) -> Caller:
     if chat is None:
         return CONSOLE_USER
     return Caller(0, Role.ADMIN, chat, is_group=chat < 0, channel=Channel.TELEGRAM)
-
-
-QUIT = {"quit", "exit", "/quit", "/exit"}
 
 
 def show(reply: Reply, chart_dir: Path, out: TextIO) -> None:

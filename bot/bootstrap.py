@@ -16,6 +16,7 @@ from core.adapters.db.engine import Database
 from core.adapters.db.migrate import current_revision, head
 from core.adapters.db.repos.access import SqlInviteRepo, SqlUserRepo
 from core.adapters.db.repos.alerts import SqlAlertRepo
+from core.adapters.db.repos.digests import SqlDigestRepo, SqlQuietHoursRepo
 from core.adapters.db.repos.forecasts import SqlForecastRepo
 from core.adapters.db.repos.health import SqlInstanceRegistry, SqlOutboxStats
 from core.adapters.db.repos.outbox import SqlOutbox, SqlStateStore
@@ -23,13 +24,17 @@ from core.adapters.db.repos.prices import SqlMaterialRepo, SqlPriceRepo
 from core.adapters.db.repos.stock import SqlInventoryRepo
 from core.adapters.db.repos.subscriptions import SqlSubscriptionRepo
 from core.adapters.db.repos.vendors import SqlVendorRepo
+from core.adapters.db.repos.watches import SqlWatchRepo
+from core.adapters.db.unit_of_work import SqlUnitOfWork
 from core.adapters.http_feed import HttpPriceFeed
 from core.adapters.prophet_model import ProphetEngine
 from core.adapters.simulated_feed import SimulatedPriceFeed
 from core.adapters.twilio_whatsapp import TwilioWhatsAppNotifier
 from core.alert_rules import AlertPolicy
 from core.alerts import AlertService
+from core.chats import ChatMoves
 from core.delivery import DeliveryWorker
+from core.digests import DigestService
 from core.errors import UnknownMaterial
 from core.feeds import PricePoller
 from core.forecasting import ForecastService
@@ -42,10 +47,12 @@ from core.monitoring import AlertMonitor
 from core.ports import AdviceSource, Clock, ForecastEngine, Notifier, PriceFeed, SystemClock
 from core.price_guard import PriceGuard
 from core.prices import PriceService
+from core.quiet_hours import QuietHoursService
 from core.recipients import RecipientDirectory
 from core.services import Services
 from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
+from core.watches import WatchMonitor, WatchService
 from data import demo
 
 log = logging.getLogger(__name__)
@@ -56,12 +63,18 @@ def whatsapp_ready(settings: Settings) -> bool:
     return settings.whatsapp_enabled and settings.twilio_whatsapp_from is not None
 
 
+def unit_of_work(db: Database) -> Callable[[], SqlUnitOfWork]:
+    """What core services take to open a unit of work over the database."""
+    return lambda: SqlUnitOfWork(db)
+
+
 async def build_services(
     db: Database, settings: Settings, clock: Clock, engine: ForecastEngine | None = None
 ) -> Services:
     """The core services over the database; with a forecast `engine`, forecasting too."""
     catalog = MaterialCatalog(await SqlMaterialRepo(db).all())
     outbox = SqlOutbox(db)
+    new_uow = unit_of_work(db)
     users = SqlUserRepo(db)
     access = AccessPolicy(settings.admin_user_ids, settings.allowed_user_ids, users, clock)
     prices = SqlPriceRepo(db)
@@ -86,6 +99,7 @@ async def build_services(
         settings.whatsapp_recipients,
         whatsapp_ready(settings),
         queue=outbox,
+        chat_moved=ChatMoves(new_uow),
     )
     guard = PriceGuard(
         catalog,
@@ -97,10 +111,11 @@ async def build_services(
         access,
         note_interval=timedelta(minutes=settings.alert_cooldown_minutes),
     )
+    price_service = PriceService(catalog, prices)
     return Services(
         catalog=catalog,
         clock=clock,
-        prices=PriceService(catalog, prices),
+        prices=price_service,
         inventory=inventory,
         vendors=VendorService(SqlVendorRepo(db), clock),
         alerts=AlertService(SqlAlertRepo(db), outbox),
@@ -111,6 +126,17 @@ async def build_services(
         forecasts=forecasts,
         price_guard=guard,
         health=build_health(db, settings, catalog, recipients, clock),
+        watches=WatchService(catalog, new_uow, SqlWatchRepo(db), prices, clock),
+        digests=DigestService(
+            new_uow,
+            SqlDigestRepo(db),
+            price_service,
+            inventory,
+            SqlAlertRepo(db),
+            clock,
+            advice=forecasts,
+        ),
+        quiet_hours=QuietHoursService(new_uow, SqlQuietHoursRepo(db), outbox, clock),
     )
 
 
@@ -252,12 +278,31 @@ def build_alerting(
         clock,
         policy,
         advice,
+        quiet=services.quiet_hours,
+    )
+    watches = WatchMonitor(
+        catalog,
+        unit_of_work(db),
+        SqlWatchRepo(db),
+        SqlPriceRepo(db),
+        state,
+        clock,
+        policy.cooldown,
+        services.quiet_hours,
     )
     poller = PricePoller(feed, catalog, SqlPriceRepo(db), clock, services.price_guard)
     worker = DeliveryWorker(
         outbox, notifiers, services.recipients, clock, concurrency=delivery_concurrency
     )
-    jobs = AlertJobs(poller, monitor, worker, HealthLog(state, clock))
+    jobs = AlertJobs(
+        poller,
+        monitor,
+        worker,
+        HealthLog(state, clock),
+        watches=watches,
+        digests=services.digests,
+        quiet_hours=services.quiet_hours,
+    )
     return Alerting(jobs, outbox, notifiers, closers)
 
 

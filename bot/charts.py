@@ -226,3 +226,35 @@ def vendor_figure(ranking: VendorRanking, today: date) -> Figure:
 def vendor_chart(ranking: VendorRanking, today: date) -> bytes:
     """Each comparable quote's price against its delivery time; the best pick highlighted."""
     return _png(vendor_figure(ranking, today))
+
+
+def overview_chart(series: Sequence[tuple[Material, Sequence[PricePoint]]], days: int) -> bytes:
+    """Every material's price over the last `days` days as the change since the first day, so
+    that metals at 2,000 and at 20,000 USD/t share one scale."""
+    figure, axes = _figure()
+    drawn = [(m, points) for m, points in series if points]
+    for material, points in drawn:
+        first = points[0].price
+        times = date2num([p.at for p in points])
+        change = [(p.price / first - 1) * 100 for p in points]
+        line = axes.plot(times, change, linewidth=2.2, label=material.name)[0]
+        axes.annotate(
+            f"{change[-1]:+.1f}%",
+            (times[-1], change[-1]),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=TICK_SIZE,
+            color=line.get_color(),
+        )
+    end = max((points[-1].at for _, points in drawn), default=None)
+    title = f"Prices: {days} days" + (f" to {end:%d %b %Y}" if end else "")
+    axes.set_title(title, fontsize=TITLE_SIZE)
+    axes.set_ylabel("Change since the first day (%)", fontsize=LABEL_SIZE)
+    axes.axhline(0, color="#555555", linewidth=1)
+    axes.xaxis.set_major_locator(AutoDateLocator(maxticks=6))
+    axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f}%"))
+    if drawn:
+        axes.legend(fontsize=TICK_SIZE, loc="upper left")
+    return _png(figure)

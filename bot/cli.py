@@ -29,7 +29,7 @@ from bot.bootstrap import (
     open_services,
 )
 from bot.chat.commands.status import status_text
-from bot.console import run_console
+from bot.console import console_user, run_console
 from bot.settings import Settings, SettingsError, load_settings
 from core.adapters.db.backup import (
     BackupError,
@@ -129,7 +129,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="start the Telegram bot (the console without a token)")
-    commands.add_parser("console", help="the chat commands in this terminal, as an admin")
+    console = commands.add_parser("console", help="the chat commands in this terminal, as an admin")
+    console.add_argument(
+        "--chat",
+        type=int,
+        metavar="CHAT_ID",
+        help="act in this Telegram chat (its subscription, watches, digest and quiet hours)",
+    )
     commands.add_parser("status", help="the bot's health: exit status 0 when healthy, 1 when not")
     seed = commands.add_parser("seed", help="load the demo data; safe to run twice")
     seed.add_argument("--force", action="store_true", help="reload the demo data over it")
@@ -167,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _console(settings: Settings) -> int:
+async def _console(settings: Settings, chat: int | None = None) -> int:
     async with open_services(settings) as services:
         await run_console(
             services,
@@ -175,6 +181,7 @@ async def _console(settings: Settings) -> int:
             sys.stdin,
             sys.stdout,
             prompt=sys.stdin.isatty(),
+            caller=console_user(chat),
         )
     return 0
 
@@ -361,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, secrets_of(settings), settings.log_format == "json")
     try:
         if args.command == "console":
-            return asyncio.run(_console(settings))
+            return asyncio.run(_console(settings, args.chat))
         if args.command == "seed":
             return asyncio.run(_seed(settings, args.force))
         if args.command == "run":

@@ -209,7 +209,9 @@ async def alerts(request: Request) -> Reply:
                 f"(1 to {MAX_ALERTS}) nor a material ({', '.join(request.services.catalog.keys)}). "
                 "Examples: /alerts 20, /alerts copper"
             ) from None
-    history = await request.services.alerts.report(limit, material)
+    caller = request.caller
+    chat = str(caller.chat_id) if caller.channel is not None else None
+    history = await request.services.alerts.report(limit, material, chat)
     refresh = " ".join(("/alerts", *request.args))
     return Reply(alert_report(history, material), refresh=refresh)
 
@@ -582,44 +584,12 @@ COMMANDS: dict[str, Command] = {
     )
 }
 
-# Features in modules of their own (bot/chat/commands/), added to the registry.
+# Features with modules of their own (bot/chat/commands/) join the registry here, last: they
+# build on the names above.
+from bot.chat.commands import digests as _digests  # noqa: E402
 from bot.chat.commands import status as _status  # noqa: E402
+from bot.chat.commands import watches as _watches  # noqa: E402
 
-COMMANDS.update((c.name, c) for c in _status.commands())
-
-
-def parse(line: str) -> tuple[str, tuple[str, ...]]:
-    """'/price@ProcureBot Copper' -> ('price', ('Copper',))."""
-    words = line.strip().split()
-    name = words[0].removeprefix("/").split("@", 1)[0].lower() if words else ""
-    return name, tuple(words[1:])
-
-
-def unknown_command(name: str) -> Reply:
-    close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
-    hint = f" Did you mean /{close[0]}?" if close else ""
-    return Reply(f"Unknown command /{esc(quoted(name))}.{hint} Send /help for the list.")
-
-
-async def execute(
-    name: str,
-    args: tuple[str, ...],
-    caller: Caller,
-    services: Services,
-    render: Renderer,
-    bot_username: str | None = None,
-) -> Reply:
-    """Runs one command for `caller`; a UserError becomes a one-line answer. Someone without
-    access gets a refusal with their user id and nothing else, whatever they send, except an
-    invite code (`/start CODE`)."""
-    command = COMMANDS.get(name)
-    if caller.role is None and not (name == "start" and args):
-        return Reply(refusal(caller.user_id))
-    if command is None:
-        return unknown_command(name)
-    if command.admin_only and caller.role is not Role.ADMIN:
-        return Reply(f"Only admins may use /{esc(name)}.")
-    try:
-        return await command.handler(Request(args, caller, services, render, bot_username))
-    except UserError as error:
-        return Reply(esc(str(error)))
+COMMANDS.update(
+    (c.name, c) for feature in (_watches, _digests, _status) for c in feature.commands()
+)

@@ -9,13 +9,21 @@ from typing import TextIO
 
 from bot.commands import Caller, Renderer, execute, parse
 from bot.formatting import Reply, plain
-from core.models import Role
+from core.models import Channel, Role
 from core.services import Services
 
 log = logging.getLogger(__name__)
 
 CONSOLE_USER = Caller(user_id=0, role=Role.ADMIN, chat_id=0)
 QUIT = {"quit", "exit", "/quit", "/exit"}
+
+
+def console_user(chat: int | None = None) -> Caller:
+    """The console's admin, in no chat, or acting in the Telegram chat `chat` (a negative id is
+    a group's)."""
+    if chat is None:
+        return CONSOLE_USER
+    return Caller(0, Role.ADMIN, chat, is_group=chat < 0, channel=Channel.TELEGRAM)
 
 
 def show(reply: Reply, chart_dir: Path, out: TextIO) -> None:
@@ -31,7 +39,12 @@ def show(reply: Reply, chart_dir: Path, out: TextIO) -> None:
 
 
 async def run_console(
-    services: Services, chart_dir: Path, source: TextIO, out: TextIO, prompt: bool
+    services: Services,
+    chart_dir: Path,
+    source: TextIO,
+    out: TextIO,
+    prompt: bool,
+    caller: Caller = CONSOLE_USER,
 ) -> None:
     """Answers one command per line until end of input or `quit`."""
     render = Renderer()
@@ -50,7 +63,7 @@ async def run_console(
             break
         name, args = parse(line if line.startswith("/") else "/" + line)
         try:
-            reply = await execute(name, args, CONSOLE_USER, services, render)
+            reply = await execute(name, args, caller, services, render)
         except Exception:
             log.exception("Command %r failed", line)
             reply = Reply("Sorry, that failed on our side; it has been logged. Try /help.")

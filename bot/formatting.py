@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from core.access import Members
 from core.alerts import AlertRecord
+from core.domain.digests import ITEM
 from core.forecasting import Forecast, Outlook
 from core.inventory import StockLevel, StockStatus
 from core.models import Alert, AlertType, DeliverySummary, Material, Severity
@@ -300,8 +301,10 @@ def delivery_line(summary: DeliverySummary) -> str:
             for reason, count in summary.failures
         ]
         parts.append(f"{summary.failed} failed: {', '.join(reasons)}")
-    if summary.waiting:
-        parts.append(f"{summary.waiting} still being sent")
+    if summary.held:
+        parts.append(f"{summary.held} held for quiet hours")
+    if summary.waiting - summary.held:
+        parts.append(f"{summary.waiting - summary.held} still being sent")
     return "; ".join(parts)
 
 
@@ -380,6 +383,15 @@ def alert_message(alert: Alert) -> str:
         f"{_SEVERITY_MARK.get(alert.severity, '')} <b>{esc(alert.severity)}</b> · "
         f"{esc(alert.type)}\n{esc(message)}\n<i>{moment(alert.created_at)}</i>"
     )
+
+
+def summary_message(text: str) -> str:
+    """A digest or the alerts quiet hours held (plain text: a title, headings, and items
+    starting with a bullet) as chat HTML: the title and headings bold."""
+    lines = []
+    for line in text.split("\n"):
+        lines.append(esc(line) if line.startswith(ITEM) else f"<b>{esc(line)}</b>")
+    return "\n".join(lines)
 
 
 def alert_follow_up(alert: Alert, material: Material | None) -> Button | None:

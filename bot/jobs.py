@@ -22,6 +22,9 @@ from core.jobs import AlertJobs, single_flight
 
 # Delivery is cheap to poll (one indexed query) and sets how soon an alert leaves.
 DELIVERY_INTERVAL_SECONDS = 2.0
+# How often the digests due are booked and what quiet hours held is released: a digest comes
+# within this of its minute.
+CHAT_MESSAGES_INTERVAL_SECONDS = 30.0
 # A job never overlaps itself: each core job skips a turn while its last one still runs
 # (core.jobs.single_flight, logged at DEBUG). APScheduler may start a second instance for
 # that: with max_instances=1 it would log a WARNING for every turn of a normal 40-second
@@ -66,8 +69,9 @@ def register_jobs(
     settings: Settings,
     metrics: Metrics | None = None,
 ) -> list[Job[Any]]:
-    """Schedules the price poll (then price and buy alerts), the stock check and the delivery
-    worker; returns the jobs. What they do is counted in `metrics`."""
+    """Schedules the price poll (then price and buy alerts and the chats' watches), the stock
+    check, the chats' digests and quiet hours, and the delivery worker; returns the jobs. What
+    they do is counted in `metrics`."""
     queue = application.job_queue
     if queue is None:
         raise RuntimeError("The job queue is missing: install python-telegram-bot[job-queue].")
@@ -100,6 +104,13 @@ def register_jobs(
             DELIVERY_INTERVAL_SECONDS,
             first=2,
             name="deliver alerts",
+            job_kwargs=JOB_OPTIONS,
+        ),
+        queue.run_repeating(
+            _callback(jobs.chat_messages),
+            CHAT_MESSAGES_INTERVAL_SECONDS,
+            first=5,
+            name="digests and quiet hours",
             job_kwargs=JOB_OPTIONS,
         ),
     ]

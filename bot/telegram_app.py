@@ -50,6 +50,7 @@ from telegram.ext import (
 )
 
 from bot.bootstrap import build_alerting, build_services, check_alert_settings, open_database
+from bot.chat.commands.digests import overview_chart
 from bot.commands import COMMANDS, Caller, execute, parse, refusal, short_refusal
 from bot.formatting import CAPTION_LIMIT, Reply, split_message
 from bot.jobs import register_forecast_jobs, register_jobs
@@ -60,10 +61,10 @@ from bot.operations import Upkeep
 from bot.rate_limit import MessageRateLimiter
 from bot.rendering import Renderer
 from bot.settings import Settings
-from bot.telegram_notifier import TelegramNotifier
+from bot.telegram_notifier import ChartSource, TelegramNotifier
 from core.adapters.db.leader import Leadership, leadership_for
 from core.adapters.prophet_model import ProphetEngine
-from core.models import Channel
+from core.models import Alert, Channel
 from core.ports import AdviceSource, Clock, SystemClock
 from core.services import Services
 
@@ -220,8 +221,12 @@ class BotRuntime:
             renderer = Renderer.in_processes(cache_size=settings.chart_cache_size)
             self._stack.push_async_callback(asyncio.to_thread, renderer.close)
             await renderer.warm_up()
-        notifier = TelegramNotifier(application.bot, services.catalog)
         advice = self._advice or services.forecasts
+        if services.digests is not None:
+            services.digests.advice = advice
+        notifier = TelegramNotifier(
+            application.bot, services.catalog, charts=_digest_chart(services, renderer)
+        )
         alerting = build_alerting(db, settings, services, telegram=notifier, advice=advice)
         self._stack.push_async_callback(alerting.aclose)  # after the jobs stopped, before the db
         metrics = self._upkeep.metrics
@@ -262,6 +267,13 @@ class BotRuntime:
         await self._lead.stop_waiting()
         await self._stack.aclose()
         self._lead.raise_if_lost()
+
+
+def _digest_chart(services: Services, renderer: Renderer) -> ChartSource:
+    async def chart(alert: Alert) -> bytes | None:
+        return await overview_chart(services, renderer)
+
+    return chart
 
 
 async def set_command_menu(application: App, admin_ids: frozenset[int]) -> None:

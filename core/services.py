@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
+from core.digests import DigestService
 from core.forecasting import ForecastService
 from core.health import HealthService
 from core.inventory import InventoryService
@@ -13,9 +14,11 @@ from core.materials import MaterialCatalog
 from core.ports import Clock
 from core.price_guard import PriceGuard
 from core.prices import PriceService
+from core.quiet_hours import QuietHoursService
 from core.recipients import RecipientDirectory
 from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
+from core.watches import WatchService
 
 
 @dataclass(frozen=True)
@@ -33,3 +36,6 @@ class Services:
     forecasts: ForecastService | None = None  # None: forecasting is not set up
     price_guard: PriceGuard | None = None  # None: feed prices are not checked here
     health: HealthService | None = None  # None: no health report (tests with fakes)
+    watches: WatchService | None = None  # None: chats cannot set their own alerts here
+    digests: DigestService | None = None
+    quiet_hours: QuietHoursService | None = None

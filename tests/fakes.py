@@ -13,6 +13,10 @@ import pandas as pd
 
 from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
+from core.digests import DigestService
+from core.domain.digests import DigestSchedule
+from core.domain.local_time import QuietHours
+from core.domain.watches import Watch, WatchRule
 from core.forecast_model import ForecastConfig, ModelRun
 from core.forecasting import Forecast, ForecastService
 from core.inventory import InventoryService
@@ -43,10 +47,12 @@ from core.models import (
 from core.ports import FeedBatch, ForecastEngine
 from core.price_guard import PriceGuard
 from core.prices import PriceService
+from core.quiet_hours import QuietHoursService
 from core.recipients import RecipientDirectory
 from core.services import Services
 from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
+from core.watches import WatchService
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -111,6 +117,14 @@ class FakePriceRepo:
             self._keys.discard((point.material, point.at, point.source))
         return len(gone)
 
+    async def latest_of(self, materials: Sequence[str]) -> dict[str, PricePoint]:
+        found = {m: await self.latest(m) for m in materials}
+        return {m: p for m, p in found.items() if p is not None}
+
+    async def at_or_before_of(self, moments: Mapping[str, datetime]) -> dict[str, PricePoint]:
+        found = {m: await self.at_or_before(m, at) for m, at in moments.items()}
+        return {m: p for m, p in found.items() if p is not None}
+
 
 class FakeInventoryRepo:
     def __init__(
@@ -136,12 +150,23 @@ class FakeVendorRepo:
         return [q for q in self.quotes_stored if q.material == material]
 
 
+def _listed(alert: Alert, material: str | None, chat: str | None) -> bool:
+    """Whether /alerts in `chat` lists the alert (as the SQL alert repository decides)."""
+    return (
+        alert.type.is_alert
+        and alert.chat in (None, chat)
+        and (material is None or alert.material == material)
+    )
+
+
 class FakeAlertRepo:
     def __init__(self, alerts: Sequence[Alert] = ()) -> None:
         self.alerts = list(alerts)
 
-    async def recent(self, limit: int, material: str | None = None) -> list[Alert]:
-        chosen = [a for a in self.alerts if material is None or a.material == material]
+    async def recent(
+        self, limit: int, material: str | None = None, chat: str | None = None
+    ) -> list[Alert]:
+        chosen = [a for a in self.alerts if _listed(a, material, chat)]
         return sorted(chosen, key=lambda a: a.created_at, reverse=True)[:limit]
 
 
@@ -153,6 +178,7 @@ class FakeOutbox:
         self.alerts: list[Alert] = []
         self.deliveries: dict[int, Delivery] = {}
         self.claimed_by: dict[int, str] = {}
+        self.carried_by: dict[int, int] = {}  # held delivery id -> the alert id carrying it
 
     # AlertOutbox
     async def record(self, alert: Alert, recipients: Sequence[Recipient]) -> Alert:
@@ -165,9 +191,9 @@ class FakeOutbox:
                 stored.id or 0,
                 r.channel,
                 r.address,
-                DeliveryStatus.PENDING,
+                DeliveryStatus.HELD if r.hold_until else DeliveryStatus.PENDING,
                 0,
-                alert.created_at,
+                r.hold_until or alert.created_at,
             )
         return stored
 
@@ -178,9 +204,11 @@ class FakeOutbox:
         same = [a for a in self.alerts if a.dedup_key == dedup_key and a.id in heard]
         return max(same, key=lambda a: (a.created_at, a.id or 0)) if same else None
 
-    async def recent(self, limit: int, material: str | None = None) -> list[Alert]:
+    async def recent(
+        self, limit: int, material: str | None = None, chat: str | None = None
+    ) -> list[Alert]:
         """AlertRepo too, so that /alerts sees what was recorded."""
-        chosen = [a for a in self.alerts if material is None or a.material == material]
+        chosen = [a for a in self.alerts if _listed(a, material, chat)]
         return sorted(chosen, key=lambda a: (a.created_at, a.id or 0), reverse=True)[:limit]
 
     # DeliveryQueue
@@ -240,7 +268,7 @@ class FakeOutbox:
     async def redirect(self, channel: Channel, old: str, new: str) -> int:
         followed = 0
         for d in list(self.deliveries.values()):
-            if (d.channel, d.address, d.status) != (channel, old, DeliveryStatus.PENDING):
+            if (d.channel, d.address) != (channel, old) or d.status not in WAITING:
                 continue
             if self._taken(d, new):
                 self._set(d.id, status=DeliveryStatus.FAILED, detail=f"moved to {new}")
@@ -253,7 +281,7 @@ class FakeOutbox:
         pending = [
             d
             for d in self.deliveries.values()
-            if (d.channel, d.address, d.status) == (channel, address, DeliveryStatus.PENDING)
+            if (d.channel, d.address) == (channel, address) and d.status in WAITING
         ]
         for d in pending:
             self._set(d.id, status=DeliveryStatus.FAILED, detail=reason)
@@ -272,20 +300,75 @@ class FakeOutbox:
                 len(mine),
                 status[DeliveryStatus.SENT],
                 status[DeliveryStatus.FAILED],
-                status[DeliveryStatus.PENDING] + status[DeliveryStatus.SENDING],
+                status[DeliveryStatus.PENDING]
+                + status[DeliveryStatus.SENDING]
+                + status[DeliveryStatus.HELD],
                 tuple(reasons.most_common()),
+                status[DeliveryStatus.HELD],
             )
         return result
+
+    # HeldDeliveries
+    async def held_due(self, now: datetime) -> list[tuple[Delivery, Alert]]:
+        due = sorted(
+            (
+                d
+                for d in self.deliveries.values()
+                if d.status is DeliveryStatus.HELD
+                and d.id not in self.carried_by
+                and d.next_attempt_at <= now
+            ),
+            key=lambda d: (d.channel, d.address, self.alerts[d.alert_id - 1].created_at, d.id),
+        )
+        return [(d, self.alerts[d.alert_id - 1]) for d in due]
+
+    def _uncarried_held(self, delivery_ids: Sequence[int]) -> list[int]:
+        return [
+            i
+            for i in delivery_ids
+            if self.deliveries[i].status is DeliveryStatus.HELD and i not in self.carried_by
+        ]
+
+    async def carry(self, delivery_ids: Sequence[int], carrier_alert_id: int) -> int:
+        ids = self._uncarried_held(delivery_ids)
+        for i in ids:
+            self.carried_by[i] = carrier_alert_id
+        return len(ids)
+
+    async def release(self, delivery_ids: Sequence[int], at: datetime) -> int:
+        ids = self._uncarried_held(delivery_ids)
+        for i in ids:
+            self._set(i, status=DeliveryStatus.PENDING, next_attempt_at=at)
+        return len(ids)
+
+    async def hold_until(self, channel: Channel, address: str, at: datetime) -> int:
+        ids = self._uncarried_held(
+            [d.id for d in self.deliveries.values() if (d.channel, d.address) == (channel, address)]
+        )
+        for i in ids:
+            self._set(i, next_attempt_at=at)
+        return len(ids)
 
     def _set(self, delivery_id: int, **changes: object) -> None:
         self.deliveries[delivery_id] = replace(self.deliveries[delivery_id], **changes)  # type: ignore[arg-type]
 
     def _finish(self, delivery_id: int, **changes: object) -> None:
-        if self.deliveries[delivery_id].status is DeliveryStatus.SENDING:
-            self._set(delivery_id, **changes)
+        finishing = self.deliveries[delivery_id]
+        if finishing.status is not DeliveryStatus.SENDING:
+            return
+        self._set(delivery_id, **changes)
+        if changes["status"] is DeliveryStatus.PENDING:
+            return
+        for carried, carrier in self.carried_by.items():
+            member = self.deliveries[carried]
+            if carrier == finishing.alert_id and member.status is DeliveryStatus.HELD:
+                self._set(carried, status=changes["status"], detail=changes.get("detail", ""))
 
     def by_status(self, status: DeliveryStatus) -> list[Delivery]:
         return [d for d in self.deliveries.values() if d.status is status]
+
+
+WAITING = (DeliveryStatus.PENDING, DeliveryStatus.HELD)
 
 
 class FakeStateStore:
@@ -435,6 +518,191 @@ class FakeSubscriptionRepo:
             self.subscriptions[key] = replace(self.subscriptions[key], disabled_reason=reason)
 
 
+class FakeWatchRepo:
+    """WatchRepo in memory, with the SQL repository's rules (one live watch per condition)."""
+
+    def __init__(self) -> None:
+        self.watches: dict[int, Watch] = {}
+        self.removed: dict[int, tuple[datetime, int]] = {}  # id -> (when, by whom)
+        self.versions = 0
+
+    def _live(self) -> list[Watch]:
+        return [w for i, w in sorted(self.watches.items()) if i not in self.removed]
+
+    async def add(
+        self,
+        chat: str,
+        rule: WatchRule,
+        by: int,
+        at: datetime,
+        expires_at: datetime | None,
+        armed: bool,
+    ) -> Watch | None:
+        if any(w.chat == chat and w.rule.same_condition(rule) for w in self._live()):
+            return None
+        watch = Watch(len(self.watches) + 1, chat, rule, by, at, expires_at, armed)
+        self.watches[watch.id] = watch
+        self.versions += 1
+        return watch
+
+    async def get(self, watch_id: int) -> Watch | None:
+        return next((w for w in self._live() if w.id == watch_id), None)
+
+    async def of_chat(self, chat: str) -> list[Watch]:
+        return [w for w in self._live() if w.chat == chat]
+
+    async def live(self, now: datetime) -> list[Watch]:
+        return [w for w in self._live() if w.live(now)]
+
+    async def remove(self, watch_ids: Sequence[int], by: int, at: datetime) -> int:
+        ids = [w.id for w in self._live() if w.id in watch_ids]
+        for i in ids:
+            self.removed[i] = (at, by)
+        self.versions += bool(ids)
+        return len(ids)
+
+    async def restore(self, watch_id: int, chat: str, removed_by: int | None) -> list[Watch]:
+        removal = self.removed.get(watch_id)
+        if removal is None or self.watches[watch_id].chat != chat:
+            return []
+        if removed_by is not None and removal[1] != removed_by:
+            return []
+        restored = []
+        for i, when in sorted(self.removed.items()):
+            watch = self.watches[i]
+            if when != removal or watch.chat != chat:
+                continue
+            if any(w.chat == chat and w.rule.same_condition(watch.rule) for w in self._live()):
+                continue
+            del self.removed[i]
+            restored.append(watch)
+        self.versions += bool(restored)
+        return restored
+
+    async def record(self, watch: Watch) -> bool:
+        if watch.id in self.removed or watch.id not in self.watches:
+            return False
+        self.watches[watch.id] = watch
+        return True
+
+    async def rearm(self, watch_ids: Sequence[int]) -> int:
+        ids = [w.id for w in self._live() if w.id in watch_ids]
+        for i in ids:
+            self.watches[i] = replace(self.watches[i], armed=True)
+        return len(ids)
+
+    async def move_chat(self, old: str, new: str) -> int:
+        moved = [w for w in self.watches.values() if w.chat == old]
+        for w in moved:
+            self.watches[w.id] = replace(w, chat=new)
+        self.versions += bool(moved)
+        return len(moved)
+
+    async def version(self) -> str | None:
+        return str(self.versions) if self.versions else None
+
+
+class FakeDigestRepo:
+    def __init__(self) -> None:
+        self.schedules: dict[str, DigestSchedule] = {}
+        self.days: dict[tuple[str, date], int | None] = {}
+
+    async def get(self, chat: str) -> DigestSchedule | None:
+        return self.schedules.get(chat)
+
+    async def set(self, schedule: DigestSchedule) -> None:
+        self.schedules[schedule.chat] = schedule
+
+    async def remove(self, chat: str) -> bool:
+        return self.schedules.pop(chat, None) is not None
+
+    async def due(self, now: datetime) -> list[DigestSchedule]:
+        return sorted(
+            (s for s in self.schedules.values() if s.next_at <= now), key=lambda s: s.next_at
+        )
+
+    async def book(self, chat: str, day: date, at: datetime) -> bool:
+        if (chat, day) in self.days:
+            return False
+        self.days[(chat, day)] = None
+        return True
+
+    async def booked(self, chat: str, day: date, alert_id: int) -> None:
+        self.days[(chat, day)] = alert_id
+
+    async def reschedule(self, chat: str, next_at: datetime) -> None:
+        if chat in self.schedules:
+            self.schedules[chat] = replace(self.schedules[chat], next_at=next_at)
+
+    async def move_chat(self, old: str, new: str) -> None:
+        if old in self.schedules and new not in self.schedules:
+            self.schedules[new] = replace(self.schedules.pop(old), chat=new)
+        for chat, day in list(self.days):
+            if chat == old and (new, day) not in self.days:
+                self.days[(new, day)] = self.days.pop((old, day))
+
+
+class FakeQuietHoursRepo:
+    def __init__(self) -> None:
+        self.hours: dict[str, QuietHours] = {}
+
+    async def get(self, chat: str) -> QuietHours | None:
+        return self.hours.get(chat)
+
+    async def all(self) -> dict[str, QuietHours]:
+        return dict(self.hours)
+
+    async def set(self, chat: str, hours: QuietHours, by: int | None, at: datetime) -> None:
+        self.hours[chat] = hours
+
+    async def remove(self, chat: str) -> bool:
+        return self.hours.pop(chat, None) is not None
+
+    async def move_chat(self, old: str, new: str) -> None:
+        if old in self.hours and new not in self.hours:
+            self.hours[new] = self.hours.pop(old)
+
+
+@dataclass
+class FakeUnitOfWork:
+    """UnitOfWork over the in-memory fakes: they share their state with whoever holds them, and
+    a unit of work counts its commits (nothing is rolled back: the SQL tests cover that)."""
+
+    prices: FakePriceRepo = field(default_factory=FakePriceRepo)
+    outbox: FakeOutbox = field(default_factory=FakeOutbox)
+    state: FakeStateStore = field(default_factory=FakeStateStore)
+    watches: FakeWatchRepo = field(default_factory=FakeWatchRepo)
+    digests: FakeDigestRepo = field(default_factory=FakeDigestRepo)
+    quiet_hours: FakeQuietHoursRepo = field(default_factory=FakeQuietHoursRepo)
+    inventory: FakeInventoryRepo = field(default_factory=FakeInventoryRepo)
+    vendors: FakeVendorRepo = field(default_factory=FakeVendorRepo)
+    commits: int = 0
+
+    @property
+    def materials(self) -> FakeMaterialRepo:
+        return FakeMaterialRepo()
+
+    @property
+    def held(self) -> FakeOutbox:
+        return self.outbox
+
+    def __call__(self) -> FakeUnitOfWork:
+        """A new unit of work over the same repositories (the factory core services take)."""
+        return self
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        return self
+
+    async def __aexit__(self, kind: object, error: object, traceback: object) -> None:
+        if error is None:
+            self.commits += 1
+
+
+class FakeMaterialRepo:
+    async def all(self) -> list[Material]:
+        return list(MATERIALS)
+
+
 def daily_prices(
     material: str, closes: Sequence[float], end: datetime = NOW, source: str = "test"
 ) -> list[PricePoint]:
@@ -472,16 +740,22 @@ def make_services(
     invites: FakeInviteRepo | None = None,
     forecast_engine: ForecastEngine | None = None,
     state: FakeStateStore | None = None,
+    uow: FakeUnitOfWork | None = None,
 ) -> Services:
     """The core services over fakes, as the composition root builds them over SQLite. With an
-    `outbox`, /alerts reads the alerts recorded there with their deliveries."""
+    `outbox`, /alerts reads the alerts recorded there with their deliveries; `uow` holds the
+    repositories of the chats' own watches, digests and quiet hours."""
     catalog = MaterialCatalog(MATERIALS)
     clock = clock or FakeClock()
     users = users or FakeUserRepo()
     subscriptions = subscriptions or FakeSubscriptionRepo()
     access = AccessPolicy(admins, allowed, users, clock)
     prices = prices or FakePriceRepo()
+    outbox = outbox or (uow.outbox if uow is not None else None)
+    uow = uow or FakeUnitOfWork(prices=prices, outbox=outbox or FakeOutbox())
     stock = InventoryService(catalog, inventory or FakeInventoryRepo(), clock)
+    price_service = PriceService(catalog, prices)
+    alert_repo = alerts or outbox or FakeAlertRepo()
     forecasts = None
     if forecast_engine is not None:
         forecasts = ForecastService(
@@ -490,10 +764,10 @@ def make_services(
     return Services(
         catalog=catalog,
         clock=clock,
-        prices=PriceService(catalog, prices),
+        prices=price_service,
         inventory=stock,
         vendors=VendorService(vendors or FakeVendorRepo(), clock),
-        alerts=AlertService(alerts or outbox or FakeAlertRepo(), outbox),
+        alerts=AlertService(alert_repo, outbox),
         access=access,
         invites=InviteService(invites or FakeInviteRepo(), access, users, clock),
         subscriptions=SubscriptionService(subscriptions, clock, outbox),
@@ -508,6 +782,11 @@ def make_services(
         price_guard=PriceGuard(
             catalog, prices, state or FakeStateStore(), clock, outbox=outbox, access=access
         ),
+        watches=WatchService(catalog, uow, uow.watches, prices, clock),
+        digests=DigestService(
+            uow, uow.digests, price_service, stock, alert_repo, clock, advice=forecasts
+        ),
+        quiet_hours=QuietHoursService(uow, uow.quiet_hours, uow.outbox, clock),
     )
 
 

@@ -196,6 +196,7 @@ async def test_the_bot_runs_the_alert_jobs_and_a_failing_job_keeps_its_schedule(
             "check stock",
             "daily retention",
             "deliver alerts",
+            "digests and quiet hours",
             "poll prices",
             "retrain forecasts",
         ]

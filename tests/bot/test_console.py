@@ -139,3 +139,28 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     done = procurebot(tmp_path, "console", stdin="/price\n")
     assert done.returncode == 2
     assert "schema version 999" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_console_acts_in_a_telegram_chat_whose_watches_outlive_the_process(
+    tmp_path: Path,
+) -> None:
+    chat = ("console", "--chat", "-100123")
+    first = procurebot(
+        tmp_path, *chat, stdin="/watch copper below 9000 for 7d\n/digest 07:30 Europe/Berlin\n"
+    )
+    assert first.returncode == 0, first.stderr
+    watch, digest = replies(first.stdout)
+    assert watch.startswith("👀 Watch #1 set: Copper below 9,000 USD/t.")
+    assert "Options: /unwatch 1 | /watches" in watch
+    assert digest.startswith("🗞 Daily digest at 07:30 Europe/Berlin")
+
+    second = procurebot(tmp_path, *chat, stdin="/watches\n/digest\n/unwatch 1\n")
+    assert second.returncode == 0, second.stderr
+    listing, now, removed = replies(second.stdout)
+    assert "#1 Copper below 9,000 USD/t · armed · now " in listing
+    assert now.startswith("Daily digest, ") and "Next digest: " in now
+    assert "Chart: " in now
+    assert removed.startswith("Removed watch #1: Copper below 9,000 USD/t.")
+
+    elsewhere = procurebot(tmp_path, "console", stdin="/watches\n")
+    assert "start it with --chat CHAT_ID" in elsewhere.stdout

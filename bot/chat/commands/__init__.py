@@ -1,1 +1,1 @@
-"""Chat commands by feature; each module exports COMMANDS, added to bot/commands.py's registry."""
+"""Chat commands, one module per feature: its handlers, its formatting and its commands()."""

@@ -3,7 +3,6 @@ service, format the reply. No SQL and no business rule here."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass

@@ -3,6 +3,7 @@ service, format the reply. No SQL and no business rule here."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -592,3 +593,40 @@ from bot.chat.commands import watches as _watches  # noqa: E402
 COMMANDS.update(
     (c.name, c) for feature in (_watches, _digests, _status) for c in feature.commands()
 )
+
+
+def parse(line: str) -> tuple[str, tuple[str, ...]]:
+    """'/price@ProcureBot Copper' -> ('price', ('Copper',))."""
+    words = line.strip().split()
+    name = words[0].removeprefix("/").split("@", 1)[0].lower() if words else ""
+    return name, tuple(words[1:])
+
+
+def unknown_command(name: str) -> Reply:
+    close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
+    hint = f" Did you mean /{close[0]}?" if close else ""
+    return Reply(f"Unknown command /{esc(quoted(name))}.{hint} Send /help for the list.")
+
+
+async def execute(
+    name: str,
+    args: tuple[str, ...],
+    caller: Caller,
+    services: Services,
+    render: Renderer,
+    bot_username: str | None = None,
+) -> Reply:
+    """Runs one command for `caller`; a UserError becomes a one-line answer. Someone without
+    access gets a refusal with their user id and nothing else, whatever they send, except an
+    invite code (`/start CODE`)."""
+    command = COMMANDS.get(name)
+    if caller.role is None and not (name == "start" and args):
+        return Reply(refusal(caller.user_id))
+    if command is None:
+        return unknown_command(name)
+    if command.admin_only and caller.role is not Role.ADMIN:
+        return Reply(f"Only admins may use /{esc(name)}.")
+    try:
+        return await command.handler(Request(args, caller, services, render, bot_username))
+    except UserError as error:
+        return Reply(esc(str(error)))

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from sqlalchemy import text
 
 from bot.bootstrap import open_database
@@ -250,6 +251,42 @@ async def test_a_leader_whose_lock_session_is_ended_exits_1_with_one_error_line_
     assert len(errors) == 1, output[-3000:]
     assert "Lost the lead: the lock connection failed" in errors[0]
     assert "Traceback" not in output + second_log.read_text(encoding="utf-8")
+
+
+async def test_another_poller_with_the_same_token_is_one_warning_line_and_polling_goes_on(
+    tmp_path: Path, telegram_api: FakeBotApi
+) -> None:
+    """While a leader that lost its lead stops, the new one may poll already: Telegram then
+    ends one of the two polls with 409 Conflict."""
+    api = telegram_api
+    buyer = api.user(BUYER_ID, "Anna")
+    output = tmp_path / "bot.log"
+    settings = bot_settings(f"sqlite:///{tmp_path / 'var' / 'bot.db'}")
+    process = await start_bot_process(api, tmp_path, output, settings, instance="bot")
+    try:
+        polling = await api.wait_for(
+            lambda: next((c for c in api.calls_to("getUpdates", "bot") if c.status == 0), None)
+        )
+        async with httpx.AsyncClient() as client:  # a second poller takes over the long poll
+            answer = await client.post(f"{api.url_for('other')}{api.token}/getUpdates")
+        assert answer.json() == {"ok": True, "result": []}
+        assert polling.status == 409
+        polls = len(api.calls_to("getUpdates", "bot"))
+        await api.wait_for(lambda: len(api.calls_to("getUpdates", "bot")) > polls, PATIENCE)
+        api.send(buyer, "/price")
+        await api.wait_for(lambda: api.sent_to(BUYER_ID), PATIENCE)
+        assert await stop(process) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    text = output.read_text(encoding="utf-8")
+    assert "Traceback" not in text
+    lines = text.splitlines()
+    warnings = [line for line in lines if level(line) != "INFO"]
+    assert len(warnings) == 1, lines
+    assert level(warnings[0]) == "WARNING"
+    assert "another process polls Telegram with this bot's token" in warnings[0]
 
 
 def level(line: str) -> str:

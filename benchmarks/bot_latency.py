@@ -11,6 +11,8 @@ bot's answer arrives there. The bot measures its own event loop's worst stall
 
     .venv/bin/python benchmarks/bot_latency.py                  # as configured for production
     .venv/bin/python benchmarks/bot_latency.py --no-chart-cache # every chart drawn afresh
+    .venv/bin/python benchmarks/bot_latency.py --postgres       # on a throwaway PostgreSQL
+    .venv/bin/python benchmarks/bot_latency.py --database-url postgresql://user@host/empty_db
 
 Targets on a 2-core machine: text p95 <= 50 ms, chart p95 <= 400 ms, worst stall <= 100 ms.
 """
@@ -33,6 +35,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.databases import (  # noqa: E402
+    Unusable,
+    add_database_options,
+    benchmark_database,
+    describe,
+)
 from tests.bot.process import start_bot_process  # noqa: E402
 from tests.fake_telegram import FakeBotApi, FakeUser, Message  # noqa: E402
 
@@ -121,10 +129,10 @@ async def steady_user(
 
 
 async def start_bot(
-    api: FakeBotApi, work: Path, users: list[FakeUser], cache: bool
+    api: FakeBotApi, work: Path, database_url: str, users: list[FakeUser], cache: bool
 ) -> asyncio.subprocess.Process:
     settings = {
-        "DATABASE_PATH": str(work / "bench.db"),
+        "DATABASE_URL": database_url,
         "ALLOWED_USER_IDS": ",".join(str(u.id) for u in users),
         "LOOP_MONITOR_FILE": str(work / "loop.json"),
         "LOG_LEVEL": "INFO",
@@ -141,14 +149,27 @@ def percentiles(values: list[float]) -> str:
 
 
 async def main(args: argparse.Namespace) -> int:
+    try:
+        return await measure(args)
+    except Unusable as error:
+        print(error, file=sys.stderr)
+        return 2
+
+
+async def measure(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="procurebot-bench-") as folder:
         work = Path(folder)
-        async with FakeBotApi.running(TOKEN) as api:
+        async with (
+            benchmark_database(args, work) as database_url,
+            FakeBotApi.running(TOKEN) as api,
+        ):
+            database = await describe(database_url)
+            load_before = os.getloadavg()[0]
             users = [api.user(FIRST_USER + i, f"Buyer {i}") for i in range(args.users)]
             replies = Replies()
             api.listeners.append(replies)
-            process = await start_bot(api, work, users, cache=not args.no_chart_cache)
+            process = await start_bot(api, work, database_url, users, cache=not args.no_chart_cache)
             try:
                 steady = Results()
                 started, steady_from = time.monotonic(), time.time()
@@ -181,6 +202,7 @@ async def main(args: argparse.Namespace) -> int:
             finally:
                 process.send_signal(signal.SIGTERM)
                 code = await asyncio.wait_for(process.wait(), 60)
+            load_after = os.getloadavg()[0]
             loop = json.loads((work / "loop.json").read_text())
             log = (work / "bot.log").read_text(encoding="utf-8")
             if args.keep_log:
@@ -193,6 +215,10 @@ async def main(args: argparse.Namespace) -> int:
         f"procurebot bot_latency: {args.users} users, {commands} commands in {elapsed:.0f} s "
         f"({commands / elapsed:.1f}/s), think {args.think_min:g}-{args.think_max:g} s, "
         f"chart cache {'off' if args.no_chart_cache else 'on'}, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"database: {database}; load average (1 min) {load_before:.2f} at the start, "
+        f"{load_after:.2f} at the end"
     )
     print(f"{'reply latency, ms':34} {'n':>5} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}")
     for name, results in (("steady", steady), (f"burst ({args.users} at once)", burst)):
@@ -229,4 +255,5 @@ if __name__ == "__main__":
     parser.add_argument("--no-chart-cache", action="store_true", help="draw every chart")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-log", metavar="FILE", help="copy the bot's log here")
+    add_database_options(parser)
     sys.exit(asyncio.run(main(parser.parse_args())))

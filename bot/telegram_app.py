@@ -33,6 +33,7 @@ from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
+    Conflict,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -414,6 +415,13 @@ async def on_error(update: object, context: Context) -> None:
         log.warning("Cannot answer %s: the chat is now %s", where, error.new_chat_id)
         if services is not None:
             await services.recipients.moved(Channel.TELEGRAM, str(chat_id), str(error.new_chat_id))
+        return
+    if isinstance(error, Conflict):  # e.g. a leader that lost the lead and is still stopping
+        log.warning(
+            "Telegram ended this bot's poll for updates (%s): another process polls Telegram "
+            "with this bot's token; only one may (the leader, see docs/running.md)",
+            error.message,
+        )
         return
     log.error("Failed to handle %s", where, exc_info=error)
     if chat_id is None:

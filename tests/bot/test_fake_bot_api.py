@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fake_telegram import BotApiSpec, FakeBotApi
+from tests.fake_telegram import BotApiSpec, Failure, FakeBotApi
 from tests.fake_telegram.server import image_size
 
 TOKEN = "42:fake-token-for-the-fake"
@@ -146,6 +146,29 @@ async def test_updates_are_long_polled_and_confirmed_by_offset(api: FakeBotApi) 
     assert len(again) == 1
     confirmed = await call(api, "getUpdates", offset=(sent.update_id or 0) + 1, timeout=0)
     assert confirmed.json()["result"] == []
+
+
+async def test_each_bot_process_can_have_its_own_url_and_its_calls_say_which(
+    api: FakeBotApi,
+) -> None:
+    async with httpx.AsyncClient() as client:
+        for instance in ("leader", "standby"):
+            base = api.url_for(instance)
+            answer = await client.post(f"{base}{TOKEN}/getMe")
+            assert answer.json()["ok"] is True
+    await call(api, "getMe")
+    assert [c.instance for c in api.calls_to("getMe")] == ["leader", "standby", ""]
+    assert len(api.calls_to("getMe", instance="standby")) == 1
+    assert api.calls_to("getUpdates", instance="standby") == []
+
+
+async def test_a_failure_can_be_kept_for_the_message_that_contains_a_text(
+    api: FakeBotApi,
+) -> None:
+    api.fail("sendMessage", Failure.server_error(503), containing="Copper fell")
+    assert (await call(api, "sendMessage", chat_id=5, text="Daily digest")).status_code == 200
+    assert (await call(api, "sendMessage", chat_id=5, text="Copper fell 9%")).status_code == 503
+    assert (await call(api, "sendMessage", chat_id=5, text="Copper fell 9%")).status_code == 200
 
 
 async def test_everything_the_fake_serves_is_valid_bot_api(api: FakeBotApi) -> None:

@@ -13,6 +13,9 @@ told to fail: 429 with `retry_after`, 5xx, slow answers, any error body.
         ...  # start the bot with TELEGRAM_BASE_URL=api.base_url
         api.send(buyer, "/price copper")
         await api.wait_for(lambda: api.sent_to(buyer.id))
+
+Several bot processes may share one fake (a leader and its standby): each gets its own base
+URL, `api.url_for("standby")`, and every call it makes records that name as its `instance`.
 """
 
 from __future__ import annotations
@@ -143,6 +146,7 @@ class _Injection:
     failure: Failure
     times: int
     chat_id: int | None
+    containing: str | None
 
 
 @dataclass
@@ -155,6 +159,7 @@ class ApiCall:
     at: float = 0.0  # time.monotonic()
     status: int = 0
     description: str = ""
+    instance: str = ""  # which bot process called, when it uses `url_for(instance)`
 
     def value(self, name: str) -> Any:
         """A parameter decoded from its form text (JSON where it is JSON)."""
@@ -346,12 +351,18 @@ class FakeBotApi:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("*", "/{instance}/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         bound = self._runner.addresses[0]
         self.base_url = f"http://{bound[0]}:{bound[1]}/bot"
+
+    def url_for(self, instance: str) -> str:
+        """A base URL of this fake for one of several bot processes: its calls record
+        `instance`, so that a test can tell which process made them."""
+        return f"{self.base_url.removesuffix('/bot')}/{instance}/bot"
 
     async def close(self) -> None:
         self._closing.set()
@@ -459,10 +470,16 @@ class FakeBotApi:
     # --- failures --------------------------------------------------------------------------
 
     def fail(
-        self, method: str, failure: Failure, times: int = 1, chat_id: int | None = None
+        self,
+        method: str,
+        failure: Failure,
+        times: int = 1,
+        chat_id: int | None = None,
+        containing: str | None = None,
     ) -> None:
-        """The next `times` calls of `method` (to `chat_id`, if given) get `failure`."""
-        self._injections.append(_Injection(method, failure, times, chat_id))
+        """The next `times` calls of `method` (to `chat_id`, and with `containing` in their
+        text, if given) get `failure`."""
+        self._injections.append(_Injection(method, failure, times, chat_id, containing))
 
     def heal(self) -> None:
         """Telegram is healthy again: the failures not used up yet are dropped."""
@@ -474,14 +491,22 @@ class FakeBotApi:
                 continue
             if injection.chat_id is not None and params.get("chat_id") != str(injection.chat_id):
                 continue
+            text = params.get("text", params.get("caption", ""))
+            if injection.containing is not None and injection.containing not in text:
+                continue
             injection.times -= 1
             return injection.failure
         return None
 
     # --- what the bot did ------------------------------------------------------------------
 
-    def calls_to(self, method: str) -> list[ApiCall]:
-        return [c for c in self.calls if c.method.lower() == method.lower()]
+    def calls_to(self, method: str, instance: str | None = None) -> list[ApiCall]:
+        """The calls of `method` (by the bot process `instance`, if given), oldest first."""
+        return [
+            c
+            for c in self.calls
+            if c.method.lower() == method.lower() and instance in (None, c.instance)
+        ]
 
     def sent_to(self, chat_id: int) -> list[Message]:
         """Messages the bot sent to a chat, oldest first (as they read now, after edits)."""
@@ -526,7 +551,13 @@ class FakeBotApi:
             params, files = await _read(request)
         except ConnectionResetError:  # the bot went away mid-request (it was stopped)
             return web.Response(status=499)
-        call = ApiCall(request.match_info["method"], params, files, time.monotonic())
+        call = ApiCall(
+            request.match_info["method"],
+            params,
+            files,
+            time.monotonic(),
+            instance=request.match_info.get("instance", ""),
+        )
         self.calls.append(call)
         self._activity.set()  # a long poll is seen when it starts, not when it ends
         try:

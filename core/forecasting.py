@@ -261,7 +261,7 @@ class ForecastService:
     @property
     def _lookback(self) -> timedelta:
         config = self._config
-        history_days = max(config.calib_days, config.dense_window * 7 // 5)  # rows: trading days
+        history_days = max(config.calib_days, config.history_rows * 7 // 5)  # rows: trading days
         return timedelta(days=config.window_days + history_days + 30)
 
     async def _closes(self, material: Material) -> pd.Series:

@@ -31,15 +31,25 @@ from core.adapters.sqlite_repos import (
 from core.adapters.twilio_whatsapp import TwilioWhatsAppNotifier
 from core.alert_rules import AlertPolicy
 from core.alerts import AlertService
+from core.budget import BudgetService
 from core.delivery import DeliveryWorker
 from core.feeds import PricePoller
+from core.forecast_model import ForecastConfig
 from core.forecasting import ForecastService
 from core.inventory import InventoryService
 from core.jobs import AlertJobs
 from core.materials import MaterialCatalog
 from core.models import Channel
 from core.monitoring import AlertMonitor
-from core.ports import AdviceSource, Clock, ForecastEngine, Notifier, PriceFeed, SystemClock
+from core.ports import (
+    AdviceSource,
+    Clock,
+    ForecastEngine,
+    NoOpenOrders,
+    Notifier,
+    PriceFeed,
+    SystemClock,
+)
 from core.prices import PriceService
 from core.recipients import RecipientDirectory
 from core.services import Services
@@ -65,8 +75,11 @@ async def build_services(
     access = AccessPolicy(settings.admin_user_ids, settings.allowed_user_ids, users, clock)
     prices = SqlitePriceRepo(db)
     inventory = InventoryService(catalog, SqliteInventoryRepo(db), clock)
-    forecasts = None
+    forecasts = budgets = None
     if engine is not None:
+        config = ForecastConfig(threshold=settings.buy_threshold_pct / 100)
+        # Purchase orders are not recorded yet: nothing counts as on its way.
+        budgets = BudgetService(prices, inventory, NoOpenOrders(), clock, config)
         forecasts = ForecastService(
             catalog,
             prices,
@@ -78,6 +91,7 @@ async def build_services(
             settings.buy_threshold_pct,
             # Two missed turns of the schedule make a forecast stale.
             max_age=timedelta(seconds=2 * settings.forecast_retrain_seconds),
+            config=config,
         )
     return Services(
         catalog=catalog,
@@ -97,6 +111,7 @@ async def build_services(
             queue=outbox,
         ),
         forecasts=forecasts,
+        budgets=budgets,
     )
 
 
@@ -217,9 +232,14 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
     """Opens the database (seeding demo data on first start) and the Prophet worker processes
     (started on first use), and yields the services."""
     clock = clock or SystemClock()
-    engine = ProphetEngine.in_processes()
+    engine = ProphetEngine.in_processes(cluster=settings.forecast_cluster)
     try:
         async with open_database(settings, clock) as db:
-            yield await build_services(db, settings, clock, engine)
+            services = await build_services(db, settings, clock, engine)
+            try:
+                yield services
+            finally:
+                assert services.forecasts is not None
+                await services.forecasts.aclose()  # forecasts still being built in the background
     finally:
         engine.close()

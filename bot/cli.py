@@ -57,7 +57,8 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     # httpx logs each request URL at INFO, and the bot token is part of that URL; the twilio
     # client logs every request's headers and URL at INFO.
     noisy_loggers = ("httpx", "httpcore", "cmdstanpy", "prophet", "matplotlib", "apscheduler")
-    for noisy in (*noisy_loggers, "twilio", "aiohttp"):
+    # Dask (FORECAST_CLUSTER) logs every connection at INFO.
+    for noisy in (*noisy_loggers, "twilio", "aiohttp", "distributed"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+DASK_ADDRESS = re.compile(r"^tcp://[^\s/:]+:\d{1,5}$")
 
 
 class SettingsError(Exception):
@@ -109,6 +110,9 @@ class Settings(BaseSettings):
     price_update_seconds: int = Field(300, gt=0, description="a whole number of seconds > 0")
     forecast_retrain_seconds: int = Field(3600, gt=0, description="a whole number of seconds > 0")
     forecast_horizon_days: int = Field(7, ge=1, le=30, description="a whole number of days, 1-30")
+    forecast_cluster: str | None = Field(
+        None, description="a Dask scheduler address, tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+    )
     price_alert_pct: float = Field(5.0, gt=0, le=100, description="a percentage > 0, e.g. 5")
     buy_threshold_pct: float = Field(2.0, gt=0, le=100, description="a percentage > 0, e.g. 2")
     alert_cooldown_minutes: int = Field(360, ge=0, description="a whole number of minutes >= 0")
@@ -151,6 +155,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(value)
         return value.rstrip("/")
+
+    @field_validator("forecast_cluster")
+    @classmethod
+    def _cluster(cls, value: str | None) -> str | None:
+        if value is not None and not DASK_ADDRESS.match(value.strip()):
+            raise ValueError(value)
+        return None if value is None else value.strip()
 
     @field_validator("twilio_whatsapp_from")
     @classmethod

@@ -181,7 +181,8 @@ class BotRuntime:
         the command menu set."""
         settings = self._settings
         db = await self._stack.enter_async_context(open_database(settings, self._clock))
-        engine = ProphetEngine.in_processes()  # its workers start at the first fit
+        # Its workers start at the first fit; with FORECAST_CLUSTER it connects at the first fit.
+        engine = ProphetEngine.in_processes(cluster=settings.forecast_cluster)
         self._stack.push_async_callback(asyncio.to_thread, engine.close)
         services = await build_services(db, settings, self._clock, engine)
         assert services.forecasts is not None

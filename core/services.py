@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
+from core.budget import BudgetService
 from core.forecasting import ForecastService
 from core.inventory import InventoryService
 from core.materials import MaterialCatalog
@@ -29,3 +30,4 @@ class Services:
     subscriptions: SubscriptionService
     recipients: RecipientDirectory
     forecasts: ForecastService | None = None  # None: forecasting is not set up
+    budgets: BudgetService | None = None  # None: no price ranges (forecasting is not set up)

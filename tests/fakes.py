@@ -13,7 +13,8 @@ import pandas as pd
 
 from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
-from core.forecast_model import ForecastConfig, ModelRun
+from core.budget import BudgetService
+from core.forecast_model import ModelRun, naive_run
 from core.forecasting import Forecast, ForecastService
 from core.inventory import InventoryService
 from core.materials import MaterialCatalog
@@ -118,6 +119,16 @@ class FakeInventoryRepo:
 
     async def consumption(self, material: str, since: date) -> list[float]:
         return list(self.daily_use.get(material, []))
+
+
+class FakeInboundOrders:
+    """Open purchase orders: quantity due per material and day."""
+
+    def __init__(self, due: Sequence[tuple[str, date, float]] = ()) -> None:
+        self.due = list(due)
+
+    async def inbound(self, material: str, until: date) -> float:
+        return sum(q for key, day, q in self.due if key == material and day <= until)
 
 
 class FakeVendorRepo:
@@ -460,6 +471,7 @@ def make_services(
     whatsapp_enabled: bool = True,
     invites: FakeInviteRepo | None = None,
     forecast_engine: ForecastEngine | None = None,
+    inbound: FakeInboundOrders | None = None,
 ) -> Services:
     """The core services over fakes, as the composition root builds them over SQLite. With an
     `outbox`, /alerts reads the alerts recorded there with their deliveries."""
@@ -470,11 +482,12 @@ def make_services(
     access = AccessPolicy(admins, allowed, users, clock)
     prices = prices or FakePriceRepo()
     stock = InventoryService(catalog, inventory or FakeInventoryRepo(), clock)
-    forecasts = None
+    forecasts = budgets = None
     if forecast_engine is not None:
         forecasts = ForecastService(
             catalog, prices, FakeForecastRepo(), forecast_engine, stock, clock, 7, 2.0
         )
+        budgets = BudgetService(prices, stock, inbound or FakeInboundOrders(), clock)
     return Services(
         catalog=catalog,
         clock=clock,
@@ -493,6 +506,7 @@ def make_services(
             queue=outbox,
         ),
         forecasts=forecasts,
+        budgets=budgets,
     )
 
 
@@ -522,11 +536,7 @@ class FakeForecastRepo:
         ]
 
 
-def flat_run(history: pd.Series, horizon: int, config: ForecastConfig) -> ModelRun:
-    """A stand-in for a Prophet fit that foresees no change (the naive forecast)."""
-    last = float(np.log(history.iloc[-1]))
-    flat = tuple([last] * (horizon + 1))
-    return ModelRun(pd.Timestamp(history.index[-1]), horizon, last, flat, flat, 0.0)
+flat_run = naive_run  # a stand-in for a Prophet fit that foresees no change
 
 
 def random_walk(days: int, seed: int = 7, volatility: float = 0.012) -> pd.Series:

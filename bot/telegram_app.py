@@ -186,6 +186,8 @@ class BotRuntime:
         self._stack.push_async_callback(asyncio.to_thread, engine.close)
         services = await build_services(db, settings, self._clock, engine)
         assert services.forecasts is not None
+        # Records still being built in the background stop before the engine and database.
+        self._stack.push_async_callback(services.forecasts.aclose)
         renderer = self._renderer
         if renderer is None:
             renderer = Renderer.in_processes(cache_size=settings.chart_cache_size)

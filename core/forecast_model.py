@@ -18,7 +18,8 @@ for a Prophet candidate, its own past errors. The daily volatility blends recent
 volatility (`volatility`), because recent volatility alone (an EWMA) stays high after a shock and
 low through a calm spell while the next weeks drift back toward the long run: ranges were too
 wide in storms and too narrow in calm weeks. The multiplier is the volatility-weighted 95%
-quantile of the standardised errors, the one with the lowest past interval score. On metal prices
+quantile of the standardised errors (the one with the lowest past interval score) of the past
+rows whose realised volatility was most like today's (`similar_rows`). On metal prices
 at one week this nearly always means the naive forecast with a calibrated range: measured on 17
 years of LME copper, aluminium, nickel and steel, nothing else beat it (docs/forecasting.md).
 

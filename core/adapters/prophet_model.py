@@ -122,10 +122,13 @@ class ProphetEngine:
         return cls(pool, cluster=DaskCluster(cluster) if cluster else None)
 
     async def _run(self, function: Callable[..., object], *args: object) -> object:
-        executor = self._executor
-        if self._cluster is not None:
-            executor = await self._cluster.executor() or executor
-        return await asyncio.get_running_loop().run_in_executor(executor, function, *args)
+        cluster = None if self._cluster is None else await self._cluster.executor()
+        if cluster is not None:
+            # Dask pickles the task in the thread that submits it: a thousand submits from
+            # the event loop held it up for seconds.
+            future = await asyncio.to_thread(cluster.submit, function, *args)
+            return await asyncio.wrap_future(future)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     async def fit(
         self, windows: Sequence[pd.Series], horizon: int, config: ForecastConfig

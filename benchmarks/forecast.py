@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.backtest import run_backtest  # noqa: E402
 from bot.loop_monitor import LoopMonitor  # noqa: E402
-from core.adapters.dask_cluster import DaskCluster  # noqa: E402
+from core.adapters.dask_cluster import DaskCluster, local_cluster  # noqa: E402
 from core.adapters.processes import worker_pool  # noqa: E402
 from core.adapters.prophet_model import ProphetEngine  # noqa: E402
 from core.budget import budget_rows  # noqa: E402
@@ -293,8 +293,6 @@ def retraining(count: int) -> None:
 
 def on_cluster(count: int) -> None:
     """(d) The same retrain in the process pool and on a local Dask cluster, side by side."""
-    from distributed import LocalCluster
-
     materials = synthetic_materials(count)
     print(
         f"\n(d) Retraining {count} materials: process pool against a Dask cluster, 2 workers each"
@@ -302,13 +300,7 @@ def on_cluster(count: int) -> None:
     pool_seconds, pool_stall, pool_forecasts = asyncio.run(
         retrain_on(ProphetEngine.in_processes(2), materials, 2)
     )
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
+    with local_cluster(workers=2) as cluster:
         engine = ProphetEngine(cluster=DaskCluster(cluster.scheduler_address))
         dask_seconds, dask_stall, dask_forecasts = asyncio.run(retrain_on(engine, materials, 2))
     for label, seconds, stall in (

@@ -90,3 +90,17 @@ class DaskCluster:
         if executor is not None:
             executor.shutdown(wait=False)
         self._drop()
+
+
+def local_cluster(workers: int = 2) -> Any:
+    """A Dask cluster of `workers` single-threaded worker processes on loopback, with no
+    dashboard: a stand-in for FORECAST_CLUSTER in tests and benchmarks (use it in `with`)."""
+    from distributed import LocalCluster
+
+    return LocalCluster(  # type: ignore[no-untyped-call]  # distributed's __init__ is untyped
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )

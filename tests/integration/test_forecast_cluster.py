@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from distributed import LocalCluster
 
-from core.adapters.dask_cluster import DaskCluster
+from core.adapters.dask_cluster import DaskCluster, local_cluster
 from core.adapters.processes import worker_pool
 from core.adapters.prophet_model import ProphetEngine
 from core.forecasting import Forecast, ForecastService
@@ -28,13 +28,7 @@ from tests.fakes import (
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
     """A Dask cluster of 2 worker processes on loopback, as FORECAST_CLUSTER would name."""
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as local:
+    with local_cluster(workers=2) as local:
         yield local
 
 

@@ -1,5 +1,6 @@
 """Forecasts as buyers see them: the advice rule, the track record, and the service."""
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -138,8 +139,11 @@ def make_service(
     clock: FakeClock | None = None,
     release: threading.Event | None = None,
     executor: ThreadPoolExecutor | None = None,
+    started: threading.Event | None = None,
 ):
     def counting_fit(history, horizon, config):
+        if started is not None:
+            started.set()
         if release is not None:
             release.wait(timeout=60)  # a fit takes as long as the test says
         fits.append(history.index[-1])
@@ -215,6 +219,28 @@ async def test_a_forecast_older_than_its_schedule_allows_is_refitted_when_asked(
     clock.advance(hours=2)
     refreshed = await service.outlook(COPPER)
     assert len(fits) == 1 and refreshed.forecast.made_at == clock.now()
+
+
+async def test_a_stale_forecast_being_retrained_is_shown_rather_than_waited_for(
+    fitters: ThreadPoolExecutor,
+) -> None:
+    prices = FakePriceRepo(daily_points("copper", random_walk(200)))
+    fits: list[object] = []
+    clock, release = FakeClock(), threading.Event()
+    started = threading.Event()
+    service = make_service(prices, FakeForecastRepo(), fits, clock, release, fitters, started)
+    release.set()
+    stale = await service.retrain(COPPER)
+    release.clear()
+    started.clear()
+    clock.advance(hours=3)
+    retraining = asyncio.create_task(service.retrain(COPPER))  # the schedule's turn, held up
+    assert await asyncio.to_thread(started.wait, 30)  # its fit has begun
+    shown = await service.outlook(COPPER)
+    assert shown.forecast == stale and not retraining.done()
+    release.set()
+    fresh = await retraining
+    assert fresh is not None and fresh.made_at == clock.now()
 
 
 async def test_retraining_everything_skips_materials_without_history() -> None:

@@ -373,9 +373,7 @@ def budget_report(budget: Budget) -> str:
         f"that of the average price over {budget.period.rows} days of prices"
     )
     if budget.period.calibrated_on:
-        basis += (
-            f", calibrated on the {budget.period.calibrated_on:,} past periods most like today."
-        )
+        basis += f", calibrated on {budget.period.calibrated_on:,} past periods."
     else:
         basis += " (too little history to calibrate: a normal range)."
     return "\n".join(

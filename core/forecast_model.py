@@ -44,7 +44,7 @@ BUY_NOW, WAIT, MONITOR = "BUY NOW", "WAIT", "MONITOR"
 MIN_FIT_ROWS = 10
 MAX_HORIZON = 63  # rows: a quarter of trading days, for budgets
 REGIME_ROWS = 20  # realised volatility of the rows before an origin sorts it calm or volatile
-MIN_SIMILAR_ROWS = 50
+MIN_GROUPED_ROWS = 250  # fewer rows than a year's are too few to split by regime
 
 
 @dataclass(frozen=True)
@@ -246,15 +246,16 @@ def weighted_quantile(values: Vector, weights: Vector, level: float) -> float:
 
 
 def similar_rows(regimes: Vector, now: float, share: float) -> npt.NDArray[np.intp]:
-    """The rows (indices) whose realised volatility was nearest `now`'s, `share` of them (at
-    least MIN_SIMILAR_ROWS); every row when `share` is 1 or `now` is unknown."""
+    """The rows (indices) whose realised volatility was nearest `now`'s, `share` of them;
+    every row when `share` is 1, `now` is unknown or there are fewer than MIN_GROUPED_ROWS (a
+    Prophet candidate's weekly runs, a short history)."""
     everything = np.arange(len(regimes))
-    if share >= 1.0 or not (math.isfinite(now) and now > 0):
+    if share >= 1.0 or len(regimes) < MIN_GROUPED_ROWS or not (math.isfinite(now) and now > 0):
         return everything
     with np.errstate(divide="ignore", invalid="ignore"):
         distance = np.abs(np.log(regimes) - math.log(now))
     distance[~np.isfinite(distance)] = np.inf
-    count = max(MIN_SIMILAR_ROWS, int(len(regimes) * share))
+    count = int(len(regimes) * share)
     return np.sort(np.argsort(distance, kind="stable")[:count])
 
 

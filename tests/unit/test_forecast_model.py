@@ -186,10 +186,11 @@ def test_the_weighted_quantile_leans_on_the_heavy_rows() -> None:
 
 
 def test_ranges_are_calibrated_on_the_weeks_most_like_this_one() -> None:
-    regimes = np.array([0.01, 0.05, 0.011, 0.04, 0.009, np.nan] * 20)
+    regimes = np.array([0.01, 0.05, 0.011, 0.04, 0.009, np.nan] * 50)
     rows = similar_rows(regimes, 0.0105, 0.5)
-    assert len(rows) == 60 and set(regimes[rows]) == {0.01, 0.011, 0.009}
-    assert len(similar_rows(regimes, 0.0105, 1.0)) == 120
+    assert len(rows) == 150 and set(regimes[rows]) == {0.01, 0.011, 0.009}
+    assert len(similar_rows(regimes, 0.0105, 1.0)) == 300
+    assert len(similar_rows(regimes[:240], 0.0105, 0.5)) == 240  # too few rows to split
 
 
 def test_the_summary_scores_the_range_in_calm_and_volatile_thirds() -> None:

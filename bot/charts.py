@@ -104,8 +104,8 @@ def forecast_chart(
 
 
 def budget_chart(budget: Budget) -> bytes:
-    """How the cost of the planned buying could turn out: the past periods' price moves applied
-    to today's quantity and price, with the expected cost and the 95% range marked."""
+    """How the cost of the planned buying could turn out: the past periods' price moves, up or
+    down, applied to today's quantity and price, with the expected cost and the 95% range."""
     figure, axes = _figure()
     divisor, prefix = money_scale(budget.expected)
     costs = [cost / divisor for cost in budget.outcomes]
@@ -116,7 +116,7 @@ def budget_chart(budget: Budget) -> bytes:
         alpha=0.2,
         label="95% range",
     )
-    axes.hist(costs, bins=40, color=LINE, alpha=0.85, label="past periods like this one")
+    axes.hist(costs, bins=40, color=LINE, alpha=0.85, label="past moves, up or down")
     axes.axvline(
         budget.expected / divisor, color="#d35400", linewidth=2.5, linestyle="--", label="expected"
     )
@@ -126,7 +126,7 @@ def budget_chart(budget: Budget) -> bytes:
         fontsize=TITLE_SIZE,
     )
     axes.set_xlabel(f"Cost ({prefix}{material.currency})", fontsize=LABEL_SIZE)
-    axes.set_ylabel("Past periods", fontsize=LABEL_SIZE)
+    axes.set_ylabel("Past moves", fontsize=LABEL_SIZE)
     axes.legend(fontsize=TICK_SIZE, loc="upper right")
     return _png(figure)
 

@@ -658,17 +658,23 @@ def regime_thirds(regime: Vector) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np
 @dataclass(frozen=True)
 class PeriodRange:
     """What the average price over the next `rows` rows may be, as ratios to the last price:
-    the 95% range, and the outcomes of the past periods it was calibrated on (those most like
-    today's), rescaled to today's volatility: the cost distribution a budget shows."""
+    the 95% range, and the sizes of the moves of the past periods it was calibrated on (log
+    ratios, rescaled to today's volatility)."""
 
     rows: int
     lower: float
     upper: float
-    outcomes: tuple[float, ...]
+    moves: tuple[float, ...]
 
     @property
     def calibrated_on(self) -> int:
-        return len(self.outcomes)
+        return len(self.moves)
+
+    @property
+    def outcomes(self) -> tuple[float, ...]:
+        """The ratios those moves give, up and down alike as the range takes them (the past's
+        drift is no forecast): the cost distribution a budget shows."""
+        return tuple(sorted(math.exp(sign * move) for move in self.moves for sign in (-1, 1)))
 
 
 def average_price_range(
@@ -703,7 +709,7 @@ def average_price_range(
         rows,
         math.exp(-multiplier * now),
         math.exp(multiplier * now),
-        tuple(float(v) for v in np.sort(np.exp(z * now))),
+        tuple(float(v) for v in np.sort(np.abs(z) * now)),
     )
 
 

@@ -48,7 +48,7 @@ async def test_the_planned_use_less_stock_and_open_orders_is_priced_with_a_range
     assert budget.expected == pytest.approx(300 * budget.price)
     assert budget.lower < budget.expected < budget.upper
     assert budget.period is not None and budget.period.rows == 30  # prices every calendar day
-    assert len(budget.outcomes) == budget.period.calibrated_on > 150
+    assert len(budget.outcomes) == 2 * budget.period.calibrated_on > 300  # up and down
 
 
 async def test_a_quarter_is_less_certain_than_a_month() -> None:

@@ -16,8 +16,8 @@
     calibrate on, as in steady operation): materials per second with one worker process and
     with two, the speed-up, and the event loop's worst stall while they retrain.
 (d) With --cluster local: 1,000 such materials retrained in the process pool (2 workers) and on
-    a local Dask cluster (2 worker processes, loopback), side by side, and whether they gave
-    the same forecasts.
+    a local Dask cluster (2 worker processes, loopback; its scheduler in a process of its own,
+    as a real one would be), side by side, and whether they gave the same forecasts.
 
     .venv/bin/python benchmarks/forecast.py            # (a), (c), (b)
     .venv/bin/python benchmarks/forecast.py --skip-backtest --cluster local
@@ -34,9 +34,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
@@ -291,6 +295,31 @@ def retraining(count: int) -> None:
     print(f"  speed-up from one worker to two: {timings[1] / timings[2]:.2f}x")
 
 
+def serve_cluster(address: Connection, stop: Connection) -> None:
+    """A local Dask cluster (2 worker processes) running until told to stop."""
+    with local_cluster(workers=2) as cluster:
+        address.send(cluster.scheduler_address)
+        stop.recv()
+
+
+@contextlib.contextmanager
+def cluster_elsewhere() -> Iterator[str]:
+    """A local Dask cluster in a process of its own, as FORECAST_CLUSTER's scheduler would be:
+    in this one, the scheduler's thread would compete with the event loop for the GIL."""
+    context = multiprocessing.get_context("spawn")
+    address_out, address_in = context.Pipe(duplex=False)
+    stop_out, stop_in = context.Pipe(duplex=False)
+    server = context.Process(target=serve_cluster, args=(address_in, stop_out))
+    server.start()
+    try:
+        yield str(address_out.recv())
+    finally:
+        stop_in.send(True)
+        server.join(60)
+        if server.is_alive():
+            server.terminate()
+
+
 def on_cluster(count: int) -> None:
     """(d) The same retrain in the process pool and on a local Dask cluster, side by side."""
     materials = synthetic_materials(count)
@@ -300,8 +329,8 @@ def on_cluster(count: int) -> None:
     pool_seconds, pool_stall, pool_forecasts = asyncio.run(
         retrain_on(ProphetEngine.in_processes(2), materials, 2)
     )
-    with local_cluster(workers=2) as cluster:
-        engine = ProphetEngine(cluster=DaskCluster(cluster.scheduler_address))
+    with cluster_elsewhere() as address:
+        engine = ProphetEngine(cluster=DaskCluster(address))
         dask_seconds, dask_stall, dask_forecasts = asyncio.run(retrain_on(engine, materials, 2))
     for label, seconds, stall in (
         ("process pool", pool_seconds, pool_stall),

@@ -13,13 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent.futures import Executor
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 10.0
 RETRY_SECONDS = 300.0
+
+
+class ClusterUnreachable(Exception):
+    """The scheduler cannot be reached now; run the work elsewhere."""
 
 
 class DaskCluster:
@@ -38,6 +43,19 @@ class DaskCluster:
         self._executor: Executor | None = None
         self._failed_at: float | None = None
         self._lock = asyncio.Lock()
+        # Dask pickles a task in the thread that submits it: one thread, off the event loop
+        # (a thousand submits from the loop held it up for seconds; from many threads they
+        # crowded it).
+        self._submitter = ThreadPoolExecutor(1, thread_name_prefix="dask-submit")
+
+    async def run(self, function: Callable[..., object], *args: object) -> object:
+        """`function(*args)` on the cluster; ClusterUnreachable while it cannot be reached."""
+        executor = await self.executor()
+        if executor is None:
+            raise ClusterUnreachable(self.address)
+        loop = asyncio.get_running_loop()
+        future = await loop.run_in_executor(self._submitter, executor.submit, function, *args)
+        return await asyncio.wrap_future(future)
 
     async def executor(self) -> Executor | None:
         """The cluster as an Executor, or None while it cannot be reached."""
@@ -89,6 +107,7 @@ class DaskCluster:
         executor = self._executor
         if executor is not None:
             executor.shutdown(wait=False)
+        self._submitter.shutdown(wait=False, cancel_futures=True)
         self._drop()
 
 

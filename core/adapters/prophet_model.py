@@ -9,6 +9,7 @@ matching a horizon counted in rows. Prophet and cmdstanpy are kept quiet: nothin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from concurrent.futures import Executor
 import numpy as np
 import pandas as pd
 
-from core.adapters.dask_cluster import DaskCluster
+from core.adapters.dask_cluster import ClusterUnreachable, DaskCluster
 from core.adapters.processes import default_workers, worker_pool
 from core.forecast_model import (
     MIN_FIT_ROWS,
@@ -122,12 +123,9 @@ class ProphetEngine:
         return cls(pool, cluster=DaskCluster(cluster) if cluster else None)
 
     async def _run(self, function: Callable[..., object], *args: object) -> object:
-        cluster = None if self._cluster is None else await self._cluster.executor()
-        if cluster is not None:
-            # Dask pickles the task in the thread that submits it: a thousand submits from
-            # the event loop held it up for seconds.
-            future = await asyncio.to_thread(cluster.submit, function, *args)
-            return await asyncio.wrap_future(future)
+        if self._cluster is not None:
+            with contextlib.suppress(ClusterUnreachable):
+                return await self._cluster.run(function, *args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     async def fit(

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 10.0
 RETRY_SECONDS = 300.0
+# Tasks handed to the cluster at once: enough to keep many workers busy, few enough that the
+# client (a thread of this process) is not (de)serialising a thousand price histories at once.
+IN_FLIGHT = 64
 
 
 class ClusterUnreachable(Exception):
@@ -47,6 +50,7 @@ class DaskCluster:
         # (a thousand submits from the loop held it up for seconds; from many threads they
         # crowded it).
         self._submitter = ThreadPoolExecutor(1, thread_name_prefix="dask-submit")
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
 
     async def run(self, function: Callable[..., object], *args: object) -> object:
         """`function(*args)` on the cluster; ClusterUnreachable while it cannot be reached."""
@@ -54,8 +58,9 @@ class DaskCluster:
         if executor is None:
             raise ClusterUnreachable(self.address)
         loop = asyncio.get_running_loop()
-        future = await loop.run_in_executor(self._submitter, executor.submit, function, *args)
-        return await asyncio.wrap_future(future)
+        async with self._in_flight:
+            future = await loop.run_in_executor(self._submitter, executor.submit, function, *args)
+            return await asyncio.wrap_future(future)
 
     async def executor(self) -> Executor | None:
         """The cluster as an Executor, or None while it cannot be reached."""

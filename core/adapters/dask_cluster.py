@@ -3,9 +3,10 @@
 The cluster is only where the work runs: what was asked for and what came back are in the
 database, so nothing is lost with the cluster or with this process. A fit in flight when either
 dies fails, its retrain is logged as failed, and the next turn of the schedule (on this leader
-or the next) does it again. While the scheduler cannot be reached, `executor` answers None and
-the engine fits in its local worker processes; it tries to connect again after `retry_seconds`.
-Connecting blocks, so it happens in a thread, never on the event loop.
+or the next) does it again. While the scheduler cannot be reached, `run` raises
+ClusterUnreachable and the engine fits in its local worker processes; it tries to connect again
+after `retry_seconds`. Connecting and submitting block, so they happen in threads, never on the
+event loop.
 """
 
 from __future__ import annotations

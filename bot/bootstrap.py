@@ -32,11 +32,13 @@ from core.adapters.simulated_feed import SimulatedPriceFeed
 from core.adapters.twilio_whatsapp import TwilioWhatsAppNotifier
 from core.alert_rules import AlertPolicy
 from core.alerts import AlertService
+from core.budget import BudgetService
 from core.chats import ChatMoves
 from core.delivery import DeliveryWorker
 from core.digests import DigestService
 from core.errors import UnknownMaterial
 from core.feeds import PricePoller
+from core.forecast_model import ForecastConfig
 from core.forecasting import ForecastService
 from core.health import HealthLog, HealthService, Schedule
 from core.inventory import InventoryService
@@ -44,7 +46,15 @@ from core.jobs import AlertJobs
 from core.materials import MaterialCatalog
 from core.models import Channel
 from core.monitoring import AlertMonitor
-from core.ports import AdviceSource, Clock, ForecastEngine, Notifier, PriceFeed, SystemClock
+from core.ports import (
+    AdviceSource,
+    Clock,
+    ForecastEngine,
+    NoOpenOrders,
+    Notifier,
+    PriceFeed,
+    SystemClock,
+)
 from core.price_guard import PriceGuard
 from core.prices import PriceService
 from core.quiet_hours import QuietHoursService
@@ -79,8 +89,11 @@ async def build_services(
     access = AccessPolicy(settings.admin_user_ids, settings.allowed_user_ids, users, clock)
     prices = SqlPriceRepo(db)
     inventory = InventoryService(catalog, SqlInventoryRepo(db), clock)
-    forecasts = None
+    forecasts = budgets = None
     if engine is not None:
+        config = ForecastConfig(threshold=settings.buy_threshold_pct / 100)
+        # Purchase orders are not recorded yet: nothing counts as on its way.
+        budgets = BudgetService(prices, inventory, NoOpenOrders(), clock, config)
         forecasts = ForecastService(
             catalog,
             prices,
@@ -92,6 +105,7 @@ async def build_services(
             settings.buy_threshold_pct,
             # Two missed turns of the schedule make a forecast stale.
             max_age=timedelta(seconds=2 * settings.forecast_retrain_seconds),
+            config=config,
         )
     recipients = RecipientDirectory(
         SqlSubscriptionRepo(db),
@@ -137,6 +151,7 @@ async def build_services(
             advice=forecasts,
         ),
         quiet_hours=QuietHoursService(new_uow, SqlQuietHoursRepo(db), outbox, clock),
+        budgets=budgets,
     )
 
 
@@ -325,9 +340,14 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
     """Opens the database (seeding demo data on first start) and the Prophet worker processes
     (started on first use), and yields the services."""
     clock = clock or SystemClock()
-    engine = ProphetEngine.in_processes()
+    engine = ProphetEngine.in_processes(cluster=settings.forecast_cluster)
     try:
         async with open_database(settings, clock) as db:
-            yield await build_services(db, settings, clock, engine)
+            services = await build_services(db, settings, clock, engine)
+            try:
+                yield services
+            finally:
+                assert services.forecasts is not None
+                await services.forecasts.aclose()  # forecasts still being built in the background
     finally:
         engine.close()

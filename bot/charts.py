@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.ticker import FuncFormatter
 
+from bot.formatting import money_scale
+from core.budget import Budget
 from core.forecasting import Forecast
 from core.inventory import StockLevel, StockStatus
 from core.models import Material, PricePoint
@@ -124,6 +126,34 @@ def forecast_chart(
     axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
     axes.legend(fontsize=TICK_SIZE, loc="upper left")
     _thousands(axes)
+    return _png(figure)
+
+
+def budget_chart(budget: Budget) -> bytes:
+    """How the cost of the planned buying could turn out: the past periods' price moves, up or
+    down, applied to today's quantity and price, with the expected cost and the 95% range."""
+    figure, axes = _figure()
+    divisor, prefix = money_scale(budget.expected)
+    costs = [cost / divisor for cost in budget.outcomes]
+    axes.axvspan(
+        budget.lower / divisor,
+        budget.upper / divisor,
+        color="#f39c12",
+        alpha=0.2,
+        label="95% range",
+    )
+    axes.hist(costs, bins=40, color=LINE, alpha=0.85, label="past moves, up or down")
+    axes.axvline(
+        budget.expected / divisor, color="#d35400", linewidth=2.5, linestyle="--", label="expected"
+    )
+    material = budget.material
+    axes.set_title(
+        f"{material.name}: {budget.to_buy:,.0f} {material.unit} over the next {budget.days} days",
+        fontsize=TITLE_SIZE,
+    )
+    axes.set_xlabel(f"Cost ({prefix}{material.currency})", fontsize=LABEL_SIZE)
+    axes.set_ylabel("Past moves", fontsize=LABEL_SIZE)
+    axes.legend(fontsize=TICK_SIZE, loc="upper right")
     return _png(figure)
 
 

@@ -105,7 +105,8 @@ def configure_logging(level: str, secrets: Iterable[str] = (), json_lines: bool 
     # httpx logs each request URL at INFO, and the bot token is part of that URL; the twilio
     # client logs every request's headers and URL at INFO.
     noisy_loggers = ("httpx", "httpcore", "cmdstanpy", "prophet", "matplotlib", "apscheduler")
-    for noisy in (*noisy_loggers, "twilio", "aiohttp", "alembic", "aiosqlite"):
+    # Dask (FORECAST_CLUSTER) logs every connection at INFO.
+    for noisy in (*noisy_loggers, "twilio", "aiohttp", "alembic", "aiosqlite", "distributed"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot import charts
@@ -16,6 +16,7 @@ from bot.formatting import (
     alert_report,
     amount,
     attention_report,
+    budget_report,
     esc,
     forecast_report,
     held_prices_line,
@@ -30,6 +31,7 @@ from bot.formatting import (
 )
 from bot.rendering import Renderer
 from core.access import InvalidInvite
+from core.budget import DEFAULT_DAYS, MAX_DAYS
 from core.errors import UnknownMaterial, UserError
 from core.models import Advice, Channel, Material, Role
 from core.services import Services
@@ -148,6 +150,37 @@ async def forecast(request: Request) -> Reply:
         f"forecast-{material.key}",
         refresh=f"/forecast {material.key}",
     )
+
+
+BUDGET_USAGE = "/budget MATERIAL [DAYS]"
+
+
+async def budget(request: Request) -> Reply:
+    """/budget MATERIAL [DAYS]: the cost of the planned use over the period, with its range."""
+    if not request.args:
+        return Reply(
+            f"Which material? Usage: {BUDGET_USAGE}",
+            choices=_material_buttons(request.services, "/budget"),
+        )
+    args, days = request.args, DEFAULT_DAYS
+    if len(args) > 1 and _NUMBERISH.match(args[-1]):
+        text = args[-1]
+        if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
+            raise UserError(
+                f"DAYS must be a whole number from 1 to {MAX_DAYS}, got '{text}'. "
+                "Example: /budget copper 90"
+            )
+        args, days = args[:-1], int(text)
+    material = replace(request, args=args).material(BUDGET_USAGE)
+    budgets = request.services.budgets
+    if budgets is None:
+        return Reply("Budgets are not set up here: they need the forecasting service.")
+    planned = await budgets.plan(material, days)
+    command = f"/budget {material.key} {days}"
+    if not planned.outcomes:
+        return Reply(budget_report(planned), refresh=command)
+    chart = await request.render(charts.budget_chart, planned)
+    return Reply(budget_report(planned), chart, f"budget-{material.key}-{days}", refresh=command)
 
 
 async def stock(request: Request) -> Reply:
@@ -509,6 +542,15 @@ COMMANDS: dict[str, Command] = {
             "/forecast aluminium",
             "7-day forecast, chart, BUY NOW / WAIT / MONITOR and the model's accuracy.",
             forecast,
+            draws_chart=_with_arguments,
+        ),
+        Command(
+            "budget",
+            BUDGET_USAGE,
+            "/budget copper 90",
+            f"cost of the planned use over the next DAYS (default {DEFAULT_DAYS}, up to "
+            f"{MAX_DAYS}), with its 95% range and a chart.",
+            budget,
             draws_chart=_with_arguments,
         ),
         Command(

@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from core.access import Members
 from core.alerts import AlertRecord
+from core.budget import Budget
 from core.domain.digests import ITEM
 from core.forecasting import Forecast, Outlook
 from core.inventory import StockLevel, StockStatus
@@ -53,6 +54,27 @@ def amount(value: float) -> str:
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def money_scale(value: float) -> tuple[float, str]:
+    """The divisor and prefix that make `value` short: millions as M, thousands as k."""
+    if abs(value) >= 1e6:
+        return 1e6, "M "
+    if abs(value) >= 1e4:
+        return 1e3, "k "
+    return 1.0, ""
+
+
+def money_range(expected: float, lower: float, upper: float, currency: str) -> tuple[str, str]:
+    """'5.02 M USD' and '4.61-5.47 M USD': the range in the expected amount's scale."""
+    divisor, prefix = money_scale(expected)
+    digits = 2 if divisor == 1e6 else 0
+
+    def shown(value: float) -> str:
+        return f"{value / divisor:,.{digits}f}"
+
+    unit = f"{prefix}{currency}"
+    return f"{shown(expected)} {unit}", f"{shown(lower)}-{shown(upper)} {unit}"
 
 
 def pct(value: float | None) -> str:
@@ -418,7 +440,7 @@ def forecast_report(outlook: Outlook) -> str:
     target = forecast.days[-1]
     accuracy = forecast.accuracy
     track = (
-        "Track record: none yet."
+        ("Track record: being built." if forecast.provisional else "Track record: none yet.")
         if accuracy is None
         else f"Track record: last {plural(accuracy.forecasts, 'forecast')}: typical error "
         f"{accuracy.mae_pct:.1f}% (naive {accuracy.naive_mae_pct:.1f}%); the 95% range held "
@@ -435,5 +457,41 @@ def forecast_report(outlook: Outlook) -> str:
             track,
             f"<i>Made {moment(forecast.made_at)} from prices up to "
             f"{short_date(forecast.training_end)}.</i>",
+        ]
+    )
+
+
+def budget_report(budget: Budget) -> str:
+    """/budget: what the planned use over the period costs, with its 95% range, in one
+    sentence a manager reads, then how it was reckoned."""
+    material = budget.material
+    unit = esc(material.unit)
+    head = f"<b>Next {budget.days} days of {esc(material.name.lower())}</b>"
+    stock = f"{amount(budget.on_hand)} {unit} on hand"
+    if budget.inbound:
+        stock += f" and {amount(budget.inbound)} {unit} on open orders"
+    use = (
+        f"Planned use: {amount(budget.daily_use)} {unit} a day for {budget.days} days = "
+        f"{amount(budget.planned_use)} {unit}, less {stock}."
+    )
+    if budget.period is None:
+        planned = f"{amount(budget.planned_use)} {unit}"
+        return f"{head}: nothing to buy: {stock} cover the planned {planned}.\n{use}"
+    expected, spread = money_range(budget.expected, budget.lower, budget.upper, material.currency)
+    basis = (
+        f"Priced at the last price, {amount(budget.price)} {esc(material.price_unit)} on "
+        f"{short_date(budget.price_day)}, bought in equal parts over the period; the range is "
+        f"that of the average price over {budget.period.rows} days of prices"
+    )
+    if budget.period.calibrated_on:
+        basis += f", calibrated on {budget.period.calibrated_on:,} past periods."
+    else:
+        basis += " (too little history to calibrate: a normal range)."
+    return "\n".join(
+        [
+            f"{head}: {amount(budget.to_buy)} {unit} to buy, expected {expected}, "
+            f"95% range {spread}.",
+            use,
+            f"<i>{basis}</i>",
         ]
     )

@@ -117,7 +117,8 @@ def register_jobs(
 
 
 # The first retrain waits a minute after start, so a restart does not compete with the bot's
-# first answers; until then /forecast fits on demand.
+# first answers; until then /forecast shows what is stored (or, for a material with nothing
+# stored, the naive forecast at once while its record is built in the background).
 FIRST_RETRAIN_SECONDS = 60.0
 
 

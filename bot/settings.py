@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -12,6 +13,8 @@ from pydantic_settings import SettingsError as SourceError
 
 from core.adapters.http_feed import PricePath
 from core.recipients import E164
+
+DASK_ADDRESS = re.compile(r"^tcp://[^\s/:]+:\d{1,5}$")
 
 
 class SettingsError(Exception):
@@ -115,6 +118,9 @@ class Settings(BaseSettings):
     price_update_seconds: int = Field(300, gt=0, description="a whole number of seconds > 0")
     forecast_retrain_seconds: int = Field(3600, gt=0, description="a whole number of seconds > 0")
     forecast_horizon_days: int = Field(7, ge=1, le=30, description="a whole number of days, 1-30")
+    forecast_cluster: str | None = Field(
+        None, description="a Dask scheduler address, tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+    )
     price_alert_pct: float = Field(5.0, gt=0, le=100, description="a percentage > 0, e.g. 5")
     buy_threshold_pct: float = Field(2.0, gt=0, le=100, description="a percentage > 0, e.g. 2")
     price_max_jump_pct: float = Field(
@@ -190,6 +196,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(value)
         return value.rstrip("/")
+
+    @field_validator("forecast_cluster")
+    @classmethod
+    def _cluster(cls, value: str | None) -> str | None:
+        if value is not None and not DASK_ADDRESS.match(value.strip()):
+            raise ValueError(value)
+        return None if value is None else value.strip()
 
     @field_validator("twilio_whatsapp_from")
     @classmethod

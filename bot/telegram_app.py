@@ -213,10 +213,13 @@ class BotRuntime:
         await self._lead.take(application, self._stack)  # a standby waits here
         settings = self._settings
         db = await self._stack.enter_async_context(open_database(settings, self._clock))
-        engine = ProphetEngine.in_processes()  # its workers start at the first fit
+        # Its workers start at the first fit; with FORECAST_CLUSTER it connects at the first fit.
+        engine = ProphetEngine.in_processes(cluster=settings.forecast_cluster)
         self._stack.push_async_callback(asyncio.to_thread, engine.close)
         services = await build_services(db, settings, self._clock, engine)
         assert services.forecasts is not None
+        # Records still being built in the background stop before the engine and database.
+        self._stack.push_async_callback(services.forecasts.aclose)
         renderer = self._renderer
         if renderer is None:
             renderer = Renderer.in_processes(cache_size=settings.chart_cache_size)

@@ -92,6 +92,22 @@ class InventoryRepo(Protocol):
         ...
 
 
+class InboundOrders(Protocol):
+    """What open purchase orders will bring in (purchasing records them)."""
+
+    async def inbound(self, material: str, until: date) -> float:
+        """The quantity ordered and not yet received that arrives by `until`, in the
+        material's unit."""
+        ...
+
+
+class NoOpenOrders:
+    """InboundOrders while the bot records no purchase orders: nothing is on its way."""
+
+    async def inbound(self, material: str, until: date) -> float:
+        return 0.0
+
+
 class VendorRepo(Protocol):
     async def quotes(self, material: str) -> list[VendorQuote]: ...
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
+from core.budget import BudgetService
 from core.digests import DigestService
 from core.forecasting import ForecastService
 from core.health import HealthService
@@ -39,3 +40,4 @@ class Services:
     watches: WatchService | None = None  # None: chats cannot set their own alerts here
     digests: DigestService | None = None
     quiet_hours: QuietHoursService | None = None
+    budgets: BudgetService | None = None  # None: no price ranges (forecasting is not set up)

@@ -13,11 +13,12 @@ import pandas as pd
 
 from core.access import AccessPolicy, InviteService
 from core.alerts import AlertService
+from core.budget import BudgetService
 from core.digests import DigestService
 from core.domain.digests import DigestSchedule
 from core.domain.local_time import QuietHours
 from core.domain.watches import Watch, WatchRule
-from core.forecast_model import ForecastConfig, ModelRun
+from core.forecast_model import ModelRun, naive_run
 from core.forecasting import Forecast, ForecastService
 from core.inventory import InventoryService
 from core.materials import MaterialCatalog
@@ -140,6 +141,16 @@ class FakeInventoryRepo:
 
     async def consumption(self, material: str, since: date) -> list[float]:
         return list(self.daily_use.get(material, []))
+
+
+class FakeInboundOrders:
+    """Open purchase orders: quantity due per material and day."""
+
+    def __init__(self, due: Sequence[tuple[str, date, float]] = ()) -> None:
+        self.due = list(due)
+
+    async def inbound(self, material: str, until: date) -> float:
+        return sum(q for key, day, q in self.due if key == material and day <= until)
 
 
 class FakeVendorRepo:
@@ -741,6 +752,7 @@ def make_services(
     forecast_engine: ForecastEngine | None = None,
     state: FakeStateStore | None = None,
     uow: FakeUnitOfWork | None = None,
+    inbound: FakeInboundOrders | None = None,
 ) -> Services:
     """The core services over fakes, as the composition root builds them over SQLite. With an
     `outbox`, /alerts reads the alerts recorded there with their deliveries; `uow` holds the
@@ -756,11 +768,12 @@ def make_services(
     stock = InventoryService(catalog, inventory or FakeInventoryRepo(), clock)
     price_service = PriceService(catalog, prices)
     alert_repo = alerts or outbox or FakeAlertRepo()
-    forecasts = None
+    forecasts = budgets = None
     if forecast_engine is not None:
         forecasts = ForecastService(
             catalog, prices, FakeForecastRepo(), forecast_engine, stock, clock, 7, 2.0
         )
+        budgets = BudgetService(prices, stock, inbound or FakeInboundOrders(), clock)
     return Services(
         catalog=catalog,
         clock=clock,
@@ -787,6 +800,7 @@ def make_services(
             uow, uow.digests, price_service, stock, alert_repo, clock, advice=forecasts
         ),
         quiet_hours=QuietHoursService(uow, uow.quiet_hours, uow.outbox, clock),
+        budgets=budgets,
     )
 
 
@@ -816,11 +830,7 @@ class FakeForecastRepo:
         ]
 
 
-def flat_run(history: pd.Series, horizon: int, config: ForecastConfig) -> ModelRun:
-    """A stand-in for a Prophet fit that foresees no change (the naive forecast)."""
-    last = float(np.log(history.iloc[-1]))
-    flat = tuple([last] * (horizon + 1))
-    return ModelRun(pd.Timestamp(history.index[-1]), horizon, last, flat, flat, 0.0)
+flat_run = naive_run  # a stand-in for a Prophet fit that foresees no change
 
 
 def random_walk(days: int, seed: int = 7, volatility: float = 0.012) -> pd.Series:

@@ -39,12 +39,13 @@ def test_console_answers_a_buyers_questions_from_piped_input(tmp_path: Path) -> 
         "/vendors steel",
         "/alerts",
         "/forecast aluminium",
+        "/budget copper 90",
     ]
     done = procurebot(tmp_path, "console", stdin="\n".join(commands) + "\n")
     assert done.returncode == 0, done.stderr
     answers = replies(done.stdout)
     assert len(answers) == len(commands)
-    help_, prices, copper, stock, steel, alerts, forecast = answers
+    help_, prices, copper, stock, steel, alerts, forecast, budget = answers
 
     assert "/forecast MATERIAL" in help_ and "e.g. /vendors steel" in help_
     for name in ("Copper", "Aluminium", "Steel rebar"):
@@ -58,8 +59,11 @@ def test_console_answers_a_buyers_questions_from_piped_input(tmp_path: Path) -> 
     assert alerts.startswith("No alerts yet.")
     assert forecast.startswith("Aluminium: 7-day forecast")
     assert "BUY NOW: Stock is below its minimum (95 t against 120 t)" in forecast
-    assert "Track record: last " in forecast and "the 95% range held" in forecast
+    assert "because its record is being built" in forecast  # a fresh database: at once
+    assert "Track record: being built." in forecast
     assert "/var/charts/forecast-aluminium.png" in forecast
+    assert budget.startswith("Next 90 days of copper: 660 t to buy, expected ")
+    assert "/var/charts/budget-copper-90.png" in budget
     assert "Traceback" not in done.stdout + done.stderr
     assert "Chain" not in done.stderr and "cmdstanpy" not in done.stderr
     assert "First start: Loaded demo data" in done.stderr

@@ -164,11 +164,35 @@ async def test_forecast_comes_with_chart_advice_and_track_record(
 ) -> None:
     question = await telegram_bot.say(buyer, "/forecast")
     assert question.last.labels == MATERIAL_BUTTONS
-    turn = await telegram_bot.press(buyer, question.last, "Nickel")
+    first = await telegram_bot.press(buyer, question.last, "Nickel")  # no forecast yet
+    assert first.text.startswith("Nickel: 7-day forecast\n16,700 USD/t on 23 Nov → expected")
+    assert "because its record is being built" in first.text
+    assert "Track record: being built." in first.text
+    forecasts = telegram_bot.services.forecasts
+    assert forecasts is not None
+    await forecasts.settle()  # the record, built in the background
+    turn = await telegram_bot.press(buyer, first.last, "🔄 Refresh")
     assert turn.messages[0].photo is not None and png_size(turn.messages[0].photo) == (800, 500)
     assert turn.text.startswith("Nickel: 7-day forecast\n16,700 USD/t on 23 Nov → expected")
     assert "BUY NOW: Stock is below its reorder point (38 t against " in turn.text
     assert "Track record: last " in turn.text
+
+
+async def test_budget_prices_the_planned_use_with_a_chart(
+    telegram_bot: RunningBot, buyer: FakeUser
+) -> None:
+    turn = await telegram_bot.say(buyer, "/budget copper 90")
+    assert turn.messages[0].photo is not None and png_size(turn.messages[0].photo) == (800, 500)
+    assert turn.text.startswith("Next 90 days of copper: 660 t to buy, expected ")
+    assert "95% range " in turn.text
+    assert "Planned use: 12 t a day for 90 days = 1,080 t, less 420 t on hand." in turn.text
+    question = await telegram_bot.say(buyer, "/budget")
+    assert question.text.startswith("Which material? Usage: /budget MATERIAL [DAYS]")
+    bad = await telegram_bot.say(buyer, "/budget copper 120")
+    assert (
+        bad.text
+        == "DAYS must be a whole number from 1 to 90, got '120'. Example: /budget copper 90"
+    )
 
 
 async def test_alerts_when_there_are_none_and_in_pieces_when_there_are_many(
@@ -313,6 +337,7 @@ async def test_the_command_menu_is_set_for_private_chats_groups_and_admins(
         "help",
         "price",
         "forecast",
+        "budget",
         "stock",
         "vendors",
         "alerts",

@@ -93,6 +93,9 @@ async def test_metrics_status_and_json_logs_of_a_running_bot(
         assert api.sent_to(buyer.id)[-1].reads == "Only admins may use /status."
 
         # The demo stock is low: the stock check raises alerts and they reach the admin's chat.
+        await until_scraped(
+            port, "procurebot_alerts_total", type="LOW_INVENTORY", severity="CRITICAL"
+        )
         metrics = await until_scraped(
             port, "procurebot_deliveries_total", channel="telegram", result="sent"
         )

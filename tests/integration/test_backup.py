@@ -5,9 +5,6 @@ stores nothing when it fails; the daily backups keep the last BACKUP_KEEP."""
 
 import asyncio
 import gzip
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,10 +31,10 @@ from core.backups import BackupService
 from core.health import HealthLog
 from core.models import Alert, AlertType, Channel, PricePoint, Recipient, Role, Severity
 from data import demo
+from tests.commandline import procurebot
 from tests.fakes import NOW, FakeClock
 from tests.postgres import PostgresServer
 
-ROOT = Path(__file__).resolve().parents[2]
 ADMIN = Caller(1, Role.ADMIN, 1)
 
 
@@ -210,19 +207,6 @@ async def test_a_damaged_dump_restores_nothing(
         assert not any((await row_counts(target)).values())
     finally:
         await target.close()
-
-
-def procurebot(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "BACKUP_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=ROOT,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_backup_and_restore_on_the_command_line(

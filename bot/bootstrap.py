@@ -21,9 +21,11 @@ from core.adapters.db.repos.prices import SqlMaterialRepo, SqlPriceRepo
 from core.adapters.db.repos.stock import SqlInventoryRepo
 from core.adapters.db.repos.subscriptions import SqlSubscriptionRepo
 from core.adapters.db.repos.vendors import SqlVendorRepo
+from core.adapters.db.unit_of_work import SqlUnitOfWork
 from core.adapters.http_feed import HttpPriceFeed
 from core.adapters.prophet_model import ProphetEngine
 from core.adapters.simulated_feed import SimulatedPriceFeed
+from core.adapters.spreadsheets import SpreadsheetFiles
 from core.adapters.twilio_whatsapp import TwilioWhatsAppNotifier
 from core.alert_rules import AlertPolicy
 from core.alerts import AlertService
@@ -39,6 +41,11 @@ from core.ports import AdviceSource, Clock, ForecastEngine, Notifier, PriceFeed,
 from core.prices import PriceService
 from core.recipients import RecipientDirectory
 from core.services import Services
+from core.services.imports import ImportService
+from core.services.materials import MaterialService
+from core.services.once import ExactlyOnce
+from core.services.quotes import QuoteService
+from core.services.stock import StockLedger
 from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
 from data import demo
@@ -58,9 +65,39 @@ async def build_services(
     catalog = MaterialCatalog(await SqlMaterialRepo(db).all())
     outbox = SqlOutbox(db)
     users = SqlUserRepo(db)
-    access = AccessPolicy(settings.admin_user_ids, settings.allowed_user_ids, users, clock)
+    access = AccessPolicy(
+        settings.admin_user_ids,
+        settings.allowed_user_ids,
+        users,
+        clock,
+        viewer_ids=settings.viewer_user_ids,
+        approver_ids=settings.approver_user_ids,
+    )
     prices = SqlPriceRepo(db)
     inventory = InventoryService(catalog, SqlInventoryRepo(db), clock)
+    recipients = RecipientDirectory(
+        SqlSubscriptionRepo(db),
+        clock,
+        settings.whatsapp_recipients,
+        whatsapp_ready(settings),
+        queue=outbox,
+    )
+
+    def unit_of_work() -> SqlUnitOfWork:
+        return SqlUnitOfWork(db)
+
+    # Raises the LOW_INVENTORY alert a stock move calls for, in the move's unit of work.
+    stock_alerts = AlertMonitor(
+        catalog,
+        prices,
+        inventory,
+        outbox,
+        recipients,
+        SqlStateStore(db),
+        clock,
+        alert_policy(settings),
+    )
+    materials = MaterialService(catalog, unit_of_work, clock)
     forecasts = None
     if engine is not None:
         forecasts = ForecastService(
@@ -85,15 +122,26 @@ async def build_services(
         access=access,
         invites=InviteService(SqlInviteRepo(db), access, users, clock),
         subscriptions=SubscriptionService(SqlSubscriptionRepo(db), clock, outbox),
-        recipients=RecipientDirectory(
-            SqlSubscriptionRepo(db),
+        recipients=recipients,
+        ledger=StockLedger(catalog, unit_of_work, inventory, clock, stock_alerts),
+        quotes=QuoteService(catalog, unit_of_work, clock),
+        materials=materials,
+        imports=ImportService(
+            catalog,
+            unit_of_work,
             clock,
-            settings.whatsapp_recipients,
-            whatsapp_ready(settings),
-            queue=outbox,
+            SpreadsheetFiles(),
+            materials,
+            inventory,
+            stock_alerts,
         ),
+        once=ExactlyOnce(unit_of_work, clock),
         forecasts=forecasts,
     )
+
+
+def alert_policy(settings: Settings) -> AlertPolicy:
+    return AlertPolicy(settings.price_alert_pct, timedelta(minutes=settings.alert_cooldown_minutes))
 
 
 def check_alert_settings(settings: Settings) -> None:
@@ -173,9 +221,7 @@ def build_alerting(
         )
         notifiers[Channel.WHATSAPP] = whatsapp
         closers.append(whatsapp.aclose)
-    policy = AlertPolicy(
-        settings.price_alert_pct, timedelta(minutes=settings.alert_cooldown_minutes)
-    )
+    policy = alert_policy(settings)
     monitor = AlertMonitor(
         catalog,
         SqlPriceRepo(db),

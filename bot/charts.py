@@ -106,10 +106,7 @@ def stock_chart(statuses: Sequence[StockStatus], today: date) -> bytes:
     figure, axes = _figure()
     names = [s.material.name for s in reversed(statuses)]
     covers = [s.days_of_cover or 0.0 for s in reversed(statuses)]
-    reorder = [
-        s.reorder_point / s.item.daily_consumption if s.item.daily_consumption else 0.0
-        for s in reversed(statuses)
-    ]
+    reorder = [s.reorder_point / s.daily_use if s.daily_use else 0.0 for s in reversed(statuses)]
     colours = [LEVEL_COLOURS[s.level] for s in reversed(statuses)]
     axes.barh(names, covers, color=colours, height=0.6, label="days of cover")
     axes.scatter(

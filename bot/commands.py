@@ -5,99 +5,46 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from bot import charts
+from bot.chat.commands import access as access_commands
+from bot.chat.commands import files, materials, quotes, stock_moves
+from bot.chat.request import Caller, Command, Handler, Request, always, with_arguments
 from bot.formatting import (
     Button,
     Reply,
     alert_report,
     esc,
     forecast_report,
-    moment,
     price_detail,
     price_overview,
     stock_report,
-    user_report,
     vendor_report,
     whatsapp_report,
 )
 from bot.rendering import Renderer
-from core.access import InvalidInvite
+from core.access import InvalidInvite, NotAllowed, may, require
 from core.errors import UnknownMaterial, UserError
-from core.models import Channel, Material, Role
+from core.models import Role
 from core.services import Services
+from core.services.once import UpdateRef
 from core.subscriptions import SubscriptionService
 
-__all__ = ["COMMANDS", "Caller", "Command", "Renderer", "Request", "execute", "parse"]
+__all__ = [
+    "COMMANDS",
+    "Caller",
+    "Command",
+    "Handler",
+    "Renderer",
+    "Request",
+    "UpdateRef",
+    "execute",
+    "parse",
+]
 
 CHART_DAYS = 30
 DEFAULT_ALERTS = 10
 MAX_ALERTS = 100
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who asks, from which chat; `role` None means no access. `channel` is where the chat
-    lives (None for the console, which has no chat to send alerts to)."""
-
-    user_id: int
-    role: Role | None
-    chat_id: int
-    is_group: bool = False
-    name: str | None = None
-    channel: Channel | None = None
-
-
-@dataclass(frozen=True)
-class Request:
-    args: tuple[str, ...]
-    caller: Caller
-    services: Services
-    render: Renderer
-    bot_username: str | None = None
-
-    def material(self, usage: str) -> Material:
-        """The material named by the arguments; a missing one is a usage error."""
-        if not self.args:
-            raise UserError(
-                f"Which material? Usage: {usage}, one of: {', '.join(self.services.catalog.keys)}."
-            )
-        return self.services.catalog.resolve(" ".join(self.args))
-
-    def no_args(self, usage: str) -> None:
-        if self.args:
-            raise UserError(f"{usage} takes no arguments, got '{' '.join(self.args)}'.")
-
-
-Handler = Callable[[Request], Awaitable[Reply]]
-
-
-def _never(args: tuple[str, ...]) -> bool:
-    return False
-
-
-def _always(args: tuple[str, ...]) -> bool:
-    return True
-
-
-def _with_arguments(args: tuple[str, ...]) -> bool:
-    return bool(args)
-
-
-@dataclass(frozen=True)
-class Command:
-    """A chat command; `draws_chart` says, from the arguments, whether the answer has a chart
-    (so Telegram can show "sending a photo" rather than "typing" meanwhile)."""
-
-    name: str
-    usage: str
-    example: str
-    summary: str
-    handler: Handler
-    admin_only: bool = False
-    draws_chart: Callable[[tuple[str, ...]], bool] = _never
 
 
 def _material_buttons(services: Services, command: str) -> tuple[Button, ...]:
@@ -327,63 +274,13 @@ async def help_(request: Request) -> Reply:
 def _command_list(request: Request, role: Role | None) -> str:
     lines = ["<b>Commands</b>"]
     for command in COMMANDS.values():
-        if command.admin_only and role is not Role.ADMIN:
+        if command.hidden or not may(role, command.permission):
             continue
         lines.append(
             f"{esc(command.usage)}: {esc(command.summary)} <i>e.g.</i> {esc(command.example)}"
         )
     lines.append(f"Materials: {esc(', '.join(request.services.catalog.keys))}")
     return "\n".join(lines)
-
-
-def _private_only(request: Request, usage: str) -> None:
-    if request.caller.is_group:
-        raise UserError(
-            f"Send {usage} to me in a private chat: what it shows is for admins, not for "
-            "everyone in this group."
-        )
-
-
-async def invite(request: Request) -> Reply:
-    """/invite: a one-time invite link, valid for 7 days (admins)."""
-    request.no_args("/invite")
-    _private_only(request, "/invite")
-    issued = await request.services.invites.create(request.caller.user_id)
-    until = moment(issued.expires_at)
-    if request.bot_username:
-        link = f"https://t.me/{request.bot_username}?start={issued.code}"
-        return Reply(
-            f"<b>Invite link</b> (works once, until {until}):\n{esc(link)}\n"
-            "Send it to the person to let in: opening it gives them buyer access."
-        )
-    return Reply(
-        f"<b>Invite code</b> (works once, until {until}): <code>{esc(issued.code)}</code>\n"
-        f"The person to let in sends the bot: /start {esc(issued.code)}"
-    )
-
-
-USERS_USAGE = "Usage: /users, /users add ID or /users revoke ID (ID: a numeric Telegram user id)."
-
-
-async def users(request: Request) -> Reply:
-    """/users [add ID | revoke ID]: who has access; grant or revoke it (admins)."""
-    _private_only(request, "/users")
-    access = request.services.access
-    if not request.args:
-        return Reply(user_report(await access.members()))
-    if len(request.args) != 2 or request.args[0].lower() not in ("add", "revoke"):
-        raise UserError(f"{USERS_USAGE} Example: /users revoke 123456789")
-    action, text = request.args[0].lower(), request.args[1]
-    if not text.isdigit():
-        raise UserError(
-            f"The user id must be a number, got '{text}'. Example: /users {action} 123456789"
-        )
-    user_id = int(text)
-    if action == "add":
-        await access.grant(user_id, by=request.caller.user_id)
-        return Reply(f"User <code>{user_id}</code> has access now (as a buyer).")
-    await access.revoke(user_id)
-    return Reply(f"User <code>{user_id}</code> no longer has access.")
 
 
 COMMANDS: dict[str, Command] = {
@@ -397,7 +294,7 @@ COMMANDS: dict[str, Command] = {
             "/price copper",
             "latest prices with 1- and 7-day change; one material adds a 30-day chart.",
             price,
-            draws_chart=_with_arguments,
+            draws_chart=with_arguments,
         ),
         Command(
             "forecast",
@@ -405,7 +302,7 @@ COMMANDS: dict[str, Command] = {
             "/forecast aluminium",
             "7-day forecast, chart, BUY NOW / WAIT / MONITOR and the model's accuracy.",
             forecast,
-            draws_chart=_with_arguments,
+            draws_chart=with_arguments,
         ),
         Command(
             "stock",
@@ -413,7 +310,7 @@ COMMANDS: dict[str, Command] = {
             "/stock",
             "stock, daily use, days of cover and reorder point, low ones first.",
             stock,
-            draws_chart=_always,
+            draws_chart=always,
         ),
         Command(
             "vendors",
@@ -421,7 +318,7 @@ COMMANDS: dict[str, Command] = {
             "/vendors steel",
             "vendors ranked by price, delivery and rating, with the best pick.",
             vendors,
-            draws_chart=_with_arguments,
+            draws_chart=with_arguments,
         ),
         Command(
             "alerts",
@@ -452,22 +349,11 @@ COMMANDS: dict[str, Command] = {
             "stop alerts to this chat (a group: admins only).",
             unsubscribe,
         ),
-        Command(
-            "invite",
-            "/invite",
-            "/invite",
-            "a one-time invite link, valid for 7 days (admins).",
-            invite,
-            admin_only=True,
-        ),
-        Command(
-            "users",
-            "/users [add ID | revoke ID]",
-            "/users revoke 123456789",
-            "who has access; grant or revoke it (admins).",
-            users,
-            admin_only=True,
-        ),
+        *stock_moves.COMMANDS,
+        *quotes.COMMANDS,
+        *materials.COMMANDS,
+        *files.COMMANDS,
+        *access_commands.COMMANDS,
     )
 }
 
@@ -492,18 +378,28 @@ async def execute(
     services: Services,
     render: Renderer,
     bot_username: str | None = None,
+    update: UpdateRef | None = None,
 ) -> Reply:
     """Runs one command for `caller`; a UserError becomes a one-line answer. Someone without
     access gets a refusal with their user id and nothing else, whatever they send, except an
-    invite code (`/start CODE`)."""
+    invite code (`/start CODE`). A command that changes data runs in one unit of work with
+    the Telegram `update`, so that an update handed out again books nothing and gets the
+    first answer again."""
     command = COMMANDS.get(name)
     if caller.role is None and not (name == "start" and args):
         return Reply(refusal(caller.user_id))
     if command is None:
         return unknown_command(name)
-    if command.admin_only and caller.role is not Role.ADMIN:
-        return Reply(f"Only admins may use /{esc(name)}.")
     try:
-        return await command.handler(Request(args, caller, services, render, bot_username))
-    except UserError as error:
+        if caller.role is not None:
+            require(caller.role, command.permission, f"/{name}")
+        request = Request(args, caller, services, render, bot_username)
+        if not command.writes:
+            return await command.handler(request)
+
+        async def booked() -> str:
+            return (await command.handler(request)).to_json()
+
+        return Reply.from_json(await services.once.run(update, booked))
+    except (UserError, NotAllowed) as error:
         return Reply(esc(str(error)))

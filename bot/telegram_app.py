@@ -50,6 +50,7 @@ from telegram.ext import (
 )
 
 from bot.bootstrap import build_alerting, build_services, check_alert_settings, open_database
+from bot.chat.commands.files import receive_document
 from bot.commands import COMMANDS, Caller, execute, parse, refusal, short_refusal
 from bot.formatting import CAPTION_LIMIT, Reply, split_message
 from bot.jobs import register_forecast_jobs, register_jobs
@@ -59,11 +60,13 @@ from bot.rate_limit import MessageRateLimiter
 from bot.rendering import Renderer
 from bot.settings import Settings
 from bot.telegram_notifier import TelegramNotifier
+from core.access import Permission
 from core.adapters.db.leader import Leadership, leadership_for
 from core.adapters.prophet_model import ProphetEngine
 from core.models import Channel
 from core.ports import AdviceSource, Clock, SystemClock
 from core.services import Services
+from core.services.once import UpdateRef
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +117,7 @@ def build_application(
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
+        .base_file_url(settings.file_url)
         .defaults(
             Defaults(
                 parse_mode=ParseMode.HTML,
@@ -131,6 +135,9 @@ def build_application(
     application.add_handler(MessageHandler(message & filters.COMMAND, on_command))
     application.add_handler(
         MessageHandler(message & filters.ChatType.PRIVATE & filters.TEXT, on_text)
+    )
+    application.add_handler(
+        MessageHandler(message & filters.ChatType.PRIVATE & filters.Document.ALL, on_document)
     )
     application.add_handler(CallbackQueryHandler(on_button))
     application.add_handler(ChatMemberHandler(on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
@@ -238,8 +245,11 @@ async def set_command_menu(application: App, admin_ids: frozenset[int]) -> None:
     """The "/" menu: the buyer's commands in private chats and groups, and for each admin's
     private chat the admin commands too."""
     bot = application.bot
-    everyone = [BotCommand(c.name, _menu_text(c.summary)) for c in COMMANDS.values()]
-    buyers = [b for b, c in zip(everyone, COMMANDS.values(), strict=True) if not c.admin_only]
+    listed = [c for c in COMMANDS.values() if not c.hidden]
+    everyone = [BotCommand(c.name, _menu_text(c.summary)) for c in listed]
+    buyers = [
+        b for b, c in zip(everyone, listed, strict=True) if c.permission is not Permission.ADMIN
+    ]
     await bot.set_my_commands(buyers, scope=BotCommandScopeAllPrivateChats())
     in_groups = [b for b in buyers if b.command != "start"]
     await bot.set_my_commands(in_groups, scope=BotCommandScopeAllGroupChats())
@@ -271,7 +281,9 @@ async def on_command(update: Update, context: Context) -> None:
         return  # in a group, an unknown command is probably another bot's
     caller = await _caller(update, context)
     if caller is not None:
-        await _answer(context, caller, name, args, message=message)
+        await _answer(
+            context, caller, name, args, message=message, update=UpdateRef(update.update_id)
+        )
 
 
 async def on_button(update: Update, context: Context) -> None:
@@ -290,7 +302,15 @@ async def on_button(update: Update, context: Context) -> None:
     await query.answer()
     name, args = parse(query.data or "")
     pressed = query.message if isinstance(query.message, Message) else None
-    await _answer(context, caller, name, args, pressed=pressed, pressed_data=query.data)
+    await _answer(
+        context,
+        caller,
+        name,
+        args,
+        pressed=pressed,
+        pressed_data=query.data,
+        update=UpdateRef(update.update_id, query.id),
+    )
 
 
 async def on_text(update: Update, context: Context) -> None:
@@ -300,6 +320,43 @@ async def on_text(update: Update, context: Context) -> None:
         return
     text = NOT_A_COMMAND if caller.role is not None else refusal(caller.user_id)
     await context.bot.send_message(caller.chat_id, text)
+
+
+async def on_document(update: Update, context: Context) -> None:
+    """A file in a private chat: a CSV or XLSX file is checked and previewed for import; any
+    other file gets one line (someone without access: refused)."""
+    message = update.effective_message
+    caller = await _caller(update, context)
+    if message is None or message.document is None or caller is None:
+        return
+    if caller.role is None:
+        await context.bot.send_message(caller.chat_id, refusal(caller.user_id))
+        return
+    document = message.document
+    started = time.perf_counter()
+
+    async def download() -> bytes:
+        file = await context.bot.get_file(document.file_id)
+        return bytes(await file.download_as_bytearray())
+
+    await context.bot.send_chat_action(caller.chat_id, ChatAction.TYPING)
+    reply = await receive_document(
+        caller,
+        _services(context),
+        document.file_name or "file",
+        document.file_size,
+        download,
+        UpdateRef(update.update_id),
+    )
+    await send_reply(context, caller.chat_id, reply)
+    log.info(
+        "user=%s chat=%s file=%r (%s bytes) answered in %d ms",
+        caller.user_id,
+        caller.chat_id,
+        document.file_name,
+        document.file_size,
+        (time.perf_counter() - started) * 1000,
+    )
 
 
 async def on_migration(update: Update, context: Context) -> None:
@@ -386,6 +443,7 @@ async def _answer(
     message: Message | None = None,
     pressed: Message | None = None,
     pressed_data: str | None = None,
+    update: UpdateRef | None = None,
 ) -> None:
     """Runs one command and sends its reply; logs one line with how long it took."""
     started = time.perf_counter()
@@ -400,7 +458,13 @@ async def _answer(
     outcome = "failed"
     try:
         reply = await execute(
-            name, args, caller, _services(context), context.bot_data[RENDER], context.bot.username
+            name,
+            args,
+            caller,
+            _services(context),
+            context.bot_data[RENDER],
+            context.bot.username,
+            update,
         )
         if action is not None:
             await action  # so that "typing..." never shows after the answer
@@ -451,6 +515,17 @@ async def send_reply(
     markup = keyboard(reply)
     quote = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
     pieces = split_message(reply.text)
+    if reply.document is not None and len(reply.text) < CAPTION_LIMIT:
+        name, data = reply.document
+        await bot.send_document(
+            chat_id,
+            InputFile(data, filename=name),
+            caption=reply.text,
+            reply_markup=markup,
+            reply_parameters=quote,
+            message_thread_id=thread_id,
+        )
+        return
     if reply.chart is not None:
         fits = len(reply.text) < CAPTION_LIMIT
         await bot.send_photo(

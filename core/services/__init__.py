@@ -12,6 +12,11 @@ from core.materials import MaterialCatalog
 from core.ports import Clock
 from core.prices import PriceService
 from core.recipients import RecipientDirectory
+from core.services.imports import ImportService
+from core.services.materials import MaterialService
+from core.services.once import ExactlyOnce
+from core.services.quotes import QuoteService
+from core.services.stock import StockLedger
 from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
 
@@ -28,4 +33,9 @@ class Services:
     invites: InviteService
     subscriptions: SubscriptionService
     recipients: RecipientDirectory
+    ledger: StockLedger
+    quotes: QuoteService
+    materials: MaterialService
+    imports: ImportService
+    once: ExactlyOnce
     forecasts: ForecastService | None = None  # None: forecasting is not set up

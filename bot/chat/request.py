@@ -1,0 +1,98 @@
+"""Who asks, what they ask, and what a chat command is: shared by Telegram and the console."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.formatting import Reply
+from bot.rendering import Renderer
+from core.access import Permission
+from core.domain.actors import Actor, Source
+from core.errors import UserError
+from core.models import Channel, Material, Role
+from core.services import Services
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks, from which chat; `role` None means no access. `channel` is where the chat
+    lives (None for the console, which has no chat to send alerts to)."""
+
+    user_id: int
+    role: Role | None
+    chat_id: int
+    is_group: bool = False
+    name: str | None = None
+    channel: Channel | None = None
+
+    def actor(self) -> Actor:
+        """The caller as core records who did something (only callers with access act)."""
+        if self.role is None:
+            raise UserError("Only people with access may do that.")
+        if self.channel is None:
+            return Actor(None, self.name or "console", self.role, Source.CONSOLE)
+        return Actor(
+            self.user_id, self.name or str(self.user_id), self.role, Source.TELEGRAM, self.chat_id
+        )
+
+
+@dataclass(frozen=True)
+class Request:
+    args: tuple[str, ...]
+    caller: Caller
+    services: Services
+    render: Renderer
+    bot_username: str | None = None
+
+    def material(self, usage: str) -> Material:
+        """The material named by the arguments; a missing one is a usage error."""
+        if not self.args:
+            raise UserError(
+                f"Which material? Usage: {usage}, one of: {', '.join(self.services.catalog.keys)}."
+            )
+        return self.services.catalog.resolve(" ".join(self.args))
+
+    def no_args(self, usage: str) -> None:
+        if self.args:
+            raise UserError(f"{usage} takes no arguments, got '{' '.join(self.args)}'.")
+
+
+Handler = Callable[[Request], Awaitable[Reply]]
+
+
+def never(args: tuple[str, ...]) -> bool:
+    return False
+
+
+def always(args: tuple[str, ...]) -> bool:
+    return True
+
+
+def with_arguments(args: tuple[str, ...]) -> bool:
+    return bool(args)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A chat command; `draws_chart` says, from the arguments, whether the answer has a chart
+    (so Telegram can show "sending a photo" rather than "typing" meanwhile)."""
+
+    name: str
+    usage: str
+    example: str
+    summary: str
+    handler: Handler
+    admin_only: bool = False
+    draws_chart: Callable[[tuple[str, ...]], bool] = never
+    # what the caller's role must allow (admin_only: Permission.ADMIN)
+    needs: Permission = Permission.READ
+    # changes data: runs in one unit of work with the Telegram update, so that an update
+    # handed out again books nothing
+    writes: bool = False
+    # a button's command (/confirm 41): not listed in /help or the menu
+    hidden: bool = False
+
+    @property
+    def permission(self) -> Permission:
+        return Permission.ADMIN if self.admin_only else self.needs

@@ -241,12 +241,14 @@ def build_alerting(
 
 
 @asynccontextmanager
-async def open_database(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Database]:
-    """Opens the database, seeding the demo data on first start."""
+async def open_database(
+    settings: Settings, clock: Clock | None = None, seed_demo: bool = True
+) -> AsyncIterator[Database]:
+    """Opens the database, seeding the demo data on first start (with `seed_demo`)."""
     clock = clock or SystemClock()
     db = await Database.open(settings.database)
     try:
-        if await demo.is_empty(db):
+        if seed_demo and await demo.is_empty(db):
             result = await demo.seed(db, clock.now().date())
             log.info("First start: %s", result.describe(db.describe()))
         yield db
@@ -255,13 +257,15 @@ async def open_database(settings: Settings, clock: Clock | None = None) -> Async
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Services]:
-    """Opens the database (seeding demo data on first start) and the Prophet worker processes
-    (started on first use), and yields the services."""
+async def open_services(
+    settings: Settings, clock: Clock | None = None, seed_demo: bool = True
+) -> AsyncIterator[Services]:
+    """Opens the database (seeding demo data on first start, with `seed_demo`) and the
+    Prophet worker processes (started on first use), and yields the services."""
     clock = clock or SystemClock()
     engine = ProphetEngine.in_processes()
     try:
-        async with open_database(settings, clock) as db:
+        async with open_database(settings, clock, seed_demo) as db:
             yield await build_services(db, settings, clock, engine)
     finally:
         engine.close()

@@ -50,7 +50,9 @@ CHAT_ACTIONS = {
     "record_video_note",
     "upload_video_note",
 }
-SEND_METHODS = {"sendMessage", "sendPhoto"}
+SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
+# Bots may download files up to this size (getFile refuses larger ones).
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,7 @@ class ApiCall:
     at: float = 0.0  # time.monotonic()
     status: int = 0
     description: str = ""
+    file_names: dict[str, str] = field(default_factory=dict)
 
     def value(self, name: str) -> Any:
         """A parameter decoded from its form text (JSON where it is JSON)."""
@@ -192,6 +195,7 @@ class Message:
     text: str | None = None  # what the reader sees (entities parsed), of a text message
     html: str | None = None  # what the bot sent, before parsing
     caption: str | None = None
+    document: tuple[str, bytes] | None = field(default=None, repr=False)  # name, content
     photo: bytes | None = field(default=None, repr=False)
     photo_size: tuple[int, int] | None = None
     buttons: list[list[Button]] = field(default_factory=list)
@@ -239,6 +243,14 @@ class Message:
             ]
         if self.caption is not None:
             data["caption"] = self.caption
+        if self.document is not None:
+            name, content = self.document
+            data["document"] = {
+                "file_id": f"document-{self.message_id}",
+                "file_unique_id": f"d{self.message_id}",
+                "file_name": name,
+                "file_size": len(content),
+            }
         if self.reply_markup is not None:
             data["reply_markup"] = self.reply_markup
         if self.edits:
@@ -330,6 +342,10 @@ class FakeBotApi:
         self._injections: list[_Injection] = []
         self._sent_times: deque[float] = deque()
         self._runner: web.AppRunner | None = None
+        # files users sent, by file_id: (name, content, mime type, size Telegram reports)
+        self.files: dict[str, tuple[str, bytes, str, int]] = {}
+        self.downloads: list[str] = []  # file paths the bot downloaded
+        self._sent_updates: dict[int, dict[str, Any]] = {}
 
     # --- running -------------------------------------------------------------------------
 
@@ -346,12 +362,14 @@ class FakeBotApi:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         bound = self._runner.addresses[0]
         self.base_url = f"http://{bound[0]}:{bound[1]}/bot"
+        self.base_file_url = f"http://{bound[0]}:{bound[1]}/file/bot"
 
     async def close(self) -> None:
         self._closing.set()
@@ -381,7 +399,9 @@ class FakeBotApi:
     def queue_update(self, kind: str, payload: dict[str, Any]) -> int:
         """Queues an update for getUpdates; returns its update_id."""
         update_id = self._last_queued = next(self._update_ids)
-        self._updates.append({"update_id": update_id, kind: payload})
+        update = {"update_id": update_id, kind: payload}
+        self._updates.append(update)
+        self._sent_updates[update_id] = update
         self._queued_at[update_id] = time.monotonic()
         self._new_updates.set()
         return update_id
@@ -403,6 +423,42 @@ class FakeBotApi:
         self.messages[(chat.id, message.message_id)] = message
         message.update_id = self.queue_update("message", message.as_json())
         return message
+
+    def send_document(
+        self,
+        user: FakeUser,
+        file_name: str,
+        content: bytes,
+        mime_type: str = "text/csv",
+        size: int | None = None,
+        chat: FakeChat | None = None,
+    ) -> Message:
+        """`user` sends a file (a document message, as Telegram gives it: file_id, name, MIME
+        type, size; `size` overrides the size Telegram reports)."""
+        chat = chat or self.chats[user.id]
+        message = Message(next(self._message_ids), chat, int(time.time()), user)
+        file_id = f"BQACAgI-{message.message_id}-{len(self.files)}"
+        reported = len(content) if size is None else size
+        self.files[file_id] = (file_name, content, mime_type, reported)
+        message.extra["document"] = {
+            "file_id": file_id,
+            "file_unique_id": f"AgAD{message.message_id}",
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": reported,
+        }
+        self.messages[(chat.id, message.message_id)] = message
+        message.update_id = self.queue_update("message", message.as_json())
+        return message
+
+    def redeliver(self, update_id: int) -> None:
+        """Hands an update out again, as Telegram does when the bot never confirmed it (it
+        died before asking for an offset past it)."""
+        update = self._sent_updates[update_id]
+        self._updates.append(update)
+        self._updates = deque(sorted(self._updates, key=lambda u: u["update_id"]))
+        self._queued_at[update_id] = time.monotonic()
+        self._new_updates.set()
 
     def press(self, user: FakeUser, message: Message, label: str) -> str:
         """`user` presses the button labelled `label` under `message`; returns the query id."""
@@ -523,10 +579,11 @@ class FakeBotApi:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         try:
-            params, files = await _read(request)
+            params, files, names = await _read(request)
         except ConnectionResetError:  # the bot went away mid-request (it was stopped)
             return web.Response(status=499)
         call = ApiCall(request.match_info["method"], params, files, time.monotonic())
+        call.file_names = names
         self.calls.append(call)
         self._activity.set()  # a long poll is seen when it starts, not when it ends
         try:
@@ -710,6 +767,48 @@ class FakeBotApi:
         self._announce(message)
         return message.as_json()
 
+    async def _api_sendDocument(self, call: ApiCall) -> dict[str, Any]:
+        chat = self._chat(call)
+        part = "document"
+        if part not in call.files:
+            part = call.params.get("document", "").removeprefix("attach://")
+        content = call.files.get(part)
+        if content is None:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified", True)
+        caption = self._parse(call, "caption", CAPTION_LIMIT, "message caption is too long")
+        message = self._new_message(chat, call)
+        message.document = (call.file_names.get(part, "document"), content)
+        message.caption = caption if "caption" in call.params else None
+        message.html = call.params.get("caption")
+        self._announce(message)
+        return message.as_json()
+
+    async def _api_getFile(self, call: ApiCall) -> dict[str, Any]:
+        file_id = call.params["file_id"]
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        name, _, _, size = self.files[file_id]
+        if size > DOWNLOAD_LIMIT:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": size,
+            "file_path": f"documents/{file_id}/{name}",
+        }
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """The file download route, `<base file url><token>/<file_path>`."""
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401, text="Unauthorized")
+        path = request.match_info["path"]
+        parts = path.split("/")
+        if len(parts) < 3 or parts[0] != "documents" or parts[1] not in self.files:
+            return web.Response(status=404, text="Not Found")
+        self.downloads.append(path)
+        self._activity.set()
+        return web.Response(body=self.files[parts[1]][1])
+
     async def _api_editMessageText(self, call: ApiCall) -> dict[str, Any]:
         chat = self._chat(call)
         message = self.messages.get((chat.id, int(call.params.get("message_id", "0"))))
@@ -810,10 +909,14 @@ class FakeBotApi:
             message.buttons.append(buttons)
 
 
-async def _read(request: web.Request) -> tuple[dict[str, str], dict[str, bytes]]:
-    """Form fields (as text) and file parts of a Bot API request, however it was encoded."""
+async def _read(
+    request: web.Request,
+) -> tuple[dict[str, str], dict[str, bytes], dict[str, str]]:
+    """Form fields (as text), file parts and the files' names of a Bot API request, however
+    it was encoded."""
     params = dict(request.query)
     files: dict[str, bytes] = {}
+    names: dict[str, str] = {}
     if request.content_type == "application/json":
         for name, value in (await request.json()).items():
             params[name] = value if isinstance(value, str) else json.dumps(value)
@@ -821,6 +924,7 @@ async def _read(request: web.Request) -> tuple[dict[str, str], dict[str, bytes]]
         for name, value in (await request.post()).items():
             if isinstance(value, web.FileField):
                 files[name] = value.file.read()
+                names[name] = value.filename
             else:
                 params[name] = str(value)
-    return params, files
+    return params, files, names

@@ -105,6 +105,9 @@ class StockLedger:
         async with self._uow() as uow:
             before = await self._inventory.status(material)
             reason = doubt(kind, quantity, before.item.on_hand, before.daily_use)
+            first_count = kind is MoveKind.COUNT and before.item.on_hand == 0
+            if first_count and not await uow.stock.recent(1, material.key):
+                reason = None  # a new material's first count sets its stock: nothing to doubt
             if reason is None:
                 return await self._book(uow, actor, material, kind, quantity, reference, note)
             now = self._clock.now()

@@ -49,6 +49,10 @@ async def invite(request: Request) -> Reply:
     )
 
 
+def _a(role: Role) -> str:
+    return f"{'an' if role.value[0] in 'aeiou' else 'a'} {role.value}"
+
+
 def _user_id(text: str, action: str) -> int:
     if not text.isdigit():
         raise UserError(
@@ -76,10 +80,10 @@ async def users(request: Request) -> Reply:
         role = parse_role(args[2])
         before = await access.set_role(user_id, role, by)
         if before is role:
-            return Reply(f"User <code>{user_id}</code> is a {role.value} already.")
+            return Reply(f"User <code>{user_id}</code> is {_a(role)} already.")
         assert before is not None
         return Reply(
-            f"User <code>{user_id}</code> is a {role.value} now (was {before.value}): "
+            f"User <code>{user_id}</code> is {_a(role)} now (was {before.value}): "
             f"{ROLE_MEANS[role]}."
         )
     if action == "revoke" and len(args) == 2:

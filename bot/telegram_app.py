@@ -299,7 +299,10 @@ async def on_button(update: Update, context: Context) -> None:
         await query.answer(short_refusal(caller.user_id), show_alert=True)
         log.info("Refused button %r from user %s (no access)", query.data, caller.user_id)
         return
-    await query.answer()
+    try:
+        await query.answer()
+    except BadRequest as error:  # a tap handed out again after a restart is too old to answer
+        log.info("Could not answer button %r: %s", query.data, error.message)
     name, args = parse(query.data or "")
     pressed = query.message if isinstance(query.message, Message) else None
     await _answer(

@@ -346,6 +346,9 @@ class FakeBotApi:
         self.files: dict[str, tuple[str, bytes, str, int]] = {}
         self.downloads: list[str] = []  # file paths the bot downloaded
         self._sent_updates: dict[int, dict[str, Any]] = {}
+        # True: the polls that confirm updates never reach "Telegram" (the bot died first), so
+        # updates are kept and handed out again to a poll that asks from an earlier offset.
+        self.confirmations_lost = False
 
     # --- running -------------------------------------------------------------------------
 
@@ -673,10 +676,15 @@ class FakeBotApi:
         deadline = time.monotonic() + timeout
         while True:
             self._new_updates.clear()
-            while self._updates and self._updates[0]["update_id"] < offset:
-                self._updates.popleft()  # confirmed
-            if self._updates or self._closing.is_set():
-                batch = list(itertools.islice(self._updates, limit))
+            while (
+                self._updates
+                and self._updates[0]["update_id"] < offset
+                and not self.confirmations_lost
+            ):
+                self._updates.popleft()  # confirmed: Telegram forgets it
+            waiting = [u for u in self._updates if u["update_id"] >= offset]
+            if waiting or self._closing.is_set():
+                batch = waiting[:limit]
                 now = time.monotonic()
                 for update in batch:
                     self.delivered_at.setdefault(update["update_id"], now)

@@ -23,6 +23,7 @@ from core.adapters.db.repos.subscriptions import SqlSubscriptionRepo
 from core.adapters.db.repos.vendors import SqlVendorRepo
 from core.adapters.db.unit_of_work import SqlUnitOfWork
 from core.adapters.http_feed import HttpPriceFeed
+from core.adapters.import_workers import ImportWorkers
 from core.adapters.prophet_model import ProphetEngine
 from core.adapters.simulated_feed import SimulatedPriceFeed
 from core.adapters.spreadsheets import SpreadsheetFiles
@@ -59,9 +60,14 @@ def whatsapp_ready(settings: Settings) -> bool:
 
 
 async def build_services(
-    db: Database, settings: Settings, clock: Clock, engine: ForecastEngine | None = None
+    db: Database,
+    settings: Settings,
+    clock: Clock,
+    engine: ForecastEngine | None = None,
+    import_workers: ImportWorkers | None = None,
 ) -> Services:
-    """The core services over the database; with a forecast `engine`, forecasting too."""
+    """The core services over the database; with a forecast `engine`, forecasting too; with
+    `import_workers`, files are read and checked in that worker process (else in a thread)."""
     catalog = MaterialCatalog(await SqlMaterialRepo(db).all())
     outbox = SqlOutbox(db)
     users = SqlUserRepo(db)
@@ -134,6 +140,7 @@ async def build_services(
             materials,
             inventory,
             stock_alerts,
+            **({"off_loop": import_workers.run} if import_workers else {}),
         ),
         once=ExactlyOnce(unit_of_work, clock),
         forecasts=forecasts,
@@ -264,8 +271,10 @@ async def open_services(
     Prophet worker processes (started on first use), and yields the services."""
     clock = clock or SystemClock()
     engine = ProphetEngine.in_processes()
+    workers = ImportWorkers()
     try:
         async with open_database(settings, clock, seed_demo) as db:
-            yield await build_services(db, settings, clock, engine)
+            yield await build_services(db, settings, clock, engine, workers)
     finally:
         engine.close()
+        workers.close()

@@ -62,6 +62,7 @@ from bot.settings import Settings
 from bot.telegram_notifier import TelegramNotifier
 from core.access import Permission
 from core.adapters.db.leader import Leadership, leadership_for
+from core.adapters.import_workers import ImportWorkers
 from core.adapters.prophet_model import ProphetEngine
 from core.models import Channel
 from core.ports import AdviceSource, Clock, SystemClock
@@ -198,7 +199,9 @@ class BotRuntime:
         db = await self._stack.enter_async_context(open_database(settings, self._clock))
         engine = ProphetEngine.in_processes()  # its workers start at the first fit
         self._stack.push_async_callback(asyncio.to_thread, engine.close)
-        services = await build_services(db, settings, self._clock, engine)
+        import_workers = ImportWorkers()  # started at the first file
+        self._stack.push_async_callback(asyncio.to_thread, import_workers.close)
+        services = await build_services(db, settings, self._clock, engine, import_workers)
         assert services.forecasts is not None
         renderer = self._renderer
         if renderer is None:

@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
@@ -140,28 +140,22 @@ class ImportPlan:
     def rows(self) -> int:
         return len(self.materials) + len(self.moves) + len(self.quotes) + len(self.prices)
 
-    def to_payload(self) -> dict[str, Any]:
-        """JSON-ready and compact (one list per row), for a pending import."""
-        return {
-            "materials": [
+    def lines(self) -> Iterator[str]:
+        """The plan as JSON lines, one per row (each a list, its first item the table): small
+        enough pieces that writing and reading a large plan never holds up other threads."""
+        for r in self.materials:
+            m = r.material
+            aliases = list(m.aliases)
+            figures = [r.lead_time_days, r.minimum, r.daily_use]
+            yield _line(["material", m.key, m.name, m.unit, m.currency, aliases, *figures])
+        for v in self.moves:
+            yield _line(
+                ["move", _iso(v.at), v.material, v.kind.value, v.quantity, v.reference, v.note]
+            )
+        for q in self.quotes:
+            yield _line(
                 [
-                    r.material.key,
-                    r.material.name,
-                    r.material.unit,
-                    r.material.currency,
-                    list(r.material.aliases),
-                    r.lead_time_days,
-                    r.minimum,
-                    r.daily_use,
-                ]
-                for r in self.materials
-            ],
-            "moves": [
-                [_iso(m.at), m.material, m.kind.value, m.quantity, m.reference, m.note]
-                for m in self.moves
-            ],
-            "quotes": [
-                [
+                    "quote",
                     q.vendor,
                     q.material,
                     q.price,
@@ -174,51 +168,58 @@ class ImportPlan:
                     [[b.quantity, b.price] for b in q.breaks],
                     _iso(q.quoted_at) if q.quoted_at else None,
                 ]
-                for q in self.quotes
-            ],
-            "prices": [[p.material, _iso(p.at), p.price] for p in self.prices],
-        }
+            )
+        for p in self.prices:
+            yield _line(["price", p.material, _iso(p.at), p.price])
+
+    def text(self) -> str:
+        return "\n".join(self.lines())
 
     @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> ImportPlan:
-        return cls(
-            materials=tuple(
-                MaterialRow(Material(k, n, u, c, tuple(a)), lead, minimum, daily)
-                for k, n, u, c, a, lead, minimum, daily in payload["materials"]
-            ),
-            moves=tuple(
-                MoveRow(_time(at), m, MoveKind(kind), q, ref, note)
-                for at, m, kind, q, ref, note in payload["moves"]
-            ),
-            quotes=tuple(
-                QuoteTerms(
-                    v,
-                    m,
-                    price,
-                    cur,
-                    days,
-                    minimum,
-                    pack,
-                    date.fromisoformat(valid) if valid else None,
-                    rating,
-                    tuple(PriceBreak(bq, bp) for bq, bp in breaks),
-                    _time(quoted) if quoted else None,
+    def from_text(cls, text: str) -> ImportPlan:
+        """The plan `text()` wrote."""
+        materials, moves, quotes, prices = [], [], [], []
+        for line in text.splitlines():
+            kind, *row = json.loads(line)
+            if kind == "move":
+                at, m, move_kind, q, ref, note = row
+                moves.append(MoveRow(_time(at), m, MoveKind(move_kind), q, ref, note))
+            elif kind == "material":
+                k, n, u, c, a, lead, minimum, daily = row
+                materials.append(MaterialRow(Material(k, n, u, c, tuple(a)), lead, minimum, daily))
+            elif kind == "quote":
+                v, m, price, cur, days, minimum, pack, valid, rating, breaks, quoted = row
+                quotes.append(
+                    QuoteTerms(
+                        v,
+                        m,
+                        price,
+                        cur,
+                        days,
+                        minimum,
+                        pack,
+                        date.fromisoformat(valid) if valid else None,
+                        rating,
+                        tuple(PriceBreak(bq, bp) for bq, bp in breaks),
+                        _time(quoted) if quoted else None,
+                    )
                 )
-                for v, m, price, cur, days, minimum, pack, valid, rating, breaks, quoted in payload[
-                    "quotes"
-                ]
-            ),
-            prices=tuple(
-                PricePoint(m, _time(at), price, IMPORT_SOURCE) for m, at, price in payload["prices"]
-            ),
-        )
+            else:
+                m, at, price = row
+                prices.append(PricePoint(m, _time(at), price, IMPORT_SOURCE))
+        return cls(tuple(materials), tuple(moves), tuple(quotes), tuple(prices))
 
-    def digest(self, payload: dict[str, Any] | None = None) -> str:
-        """A hash of the checked rows: the same data gives the same digest. `payload` is
-        this plan's, if made already."""
-        payload = self.to_payload() if payload is None else payload
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+    def digest(self) -> str:
+        """A hash of the checked rows: the same data gives the same digest."""
+        hashed = hashlib.sha256()
+        for line in self.lines():
+            hashed.update(line.encode())
+            hashed.update(b"\n")
+        return hashed.hexdigest()
+
+
+def _line(row: list[Any]) -> str:
+    return json.dumps(row, separators=(",", ":"))
 
 
 def _iso(at: datetime) -> str:
@@ -690,38 +691,105 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
-def describe(file_name: str, plan: ImportPlan, known: Iterable[str], skipped: Skipped) -> str:
+@dataclass(frozen=True)
+class PlanFacts:
+    """What a plan holds, in a few numbers (for its summary, and for what to look up before
+    importing it), without its rows."""
+
+    materials: tuple[str, ...] = ()
+    moves_by_kind: tuple[tuple[str, int], ...] = ()
+    move_spans: tuple[tuple[str, datetime, datetime], ...] = ()  # per material: first, last
+    quotes: int = 0
+    quote_materials: tuple[str, ...] = ()
+    vendors: int = 0
+    price_spans: tuple[tuple[str, datetime, datetime, int], ...] = ()  # ... and how many
+
+    @property
+    def moves(self) -> int:
+        return sum(n for _, n in self.moves_by_kind)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "materials": list(self.materials),
+            "moves_by_kind": [list(pair) for pair in self.moves_by_kind],
+            "move_spans": [[m, _iso(f), _iso(t)] for m, f, t in self.move_spans],
+            "quotes": self.quotes,
+            "quote_materials": list(self.quote_materials),
+            "vendors": self.vendors,
+            "price_spans": [[m, _iso(f), _iso(t), n] for m, f, t, n in self.price_spans],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PlanFacts:
+        return cls(
+            tuple(data["materials"]),
+            tuple((kind, n) for kind, n in data["moves_by_kind"]),
+            tuple((m, _time(f), _time(t)) for m, f, t in data["move_spans"]),
+            data["quotes"],
+            tuple(data["quote_materials"]),
+            data["vendors"],
+            tuple((m, _time(f), _time(t), n) for m, f, t, n in data["price_spans"]),
+        )
+
+    @property
+    def prices(self) -> int:
+        return sum(n for *_, n in self.price_spans)
+
+
+def facts_of(plan: ImportPlan) -> PlanFacts:
+    kinds = {kind.value: 0 for kind in MoveKind}
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for move in plan.moves:
+        kinds[move.kind.value] += 1
+        first, last = spans.get(move.material, (move.at, move.at))
+        spans[move.material] = (min(first, move.at), max(last, move.at))
+    prices: dict[str, tuple[datetime, datetime, int]] = {}
+    for point in plan.prices:
+        first, last, count = prices.get(point.material, (point.at, point.at, 0))
+        prices[point.material] = (min(first, point.at), max(last, point.at), count + 1)
+    return PlanFacts(
+        materials=tuple(r.material.key for r in plan.materials),
+        moves_by_kind=tuple(kinds.items()) if plan.moves else (),
+        move_spans=tuple((m, *span) for m, span in sorted(spans.items())),
+        quotes=len(plan.quotes),
+        quote_materials=tuple(sorted({q.material for q in plan.quotes})),
+        vendors=len({" ".join(q.vendor.split()).casefold() for q in plan.quotes}),
+        price_spans=tuple((m, *span) for m, span in sorted(prices.items())),
+    )
+
+
+def describe(file_name: str, facts: PlanFacts, known: Iterable[str], skipped: Skipped) -> str:
     """'quotes.csv: 42 quotes, 5 materials, 9 vendors', and so on for each table."""
     known = set(known)
     parts = []
-    if plan.materials:
-        new = sum(1 for r in plan.materials if r.material.key not in known)
+    if facts.materials:
+        new = sum(1 for key in facts.materials if key not in known)
         parts.append(
-            f"{plural(len(plan.materials), 'material')} ({new:,} new, "
-            f"{len(plan.materials) - new:,} updated)"
+            f"{plural(len(facts.materials), 'material')} ({new:,} new, "
+            f"{len(facts.materials) - new:,} updated)"
         )
-    if plan.moves:
-        counts = {kind: sum(1 for m in plan.moves if m.kind is kind) for kind in MoveKind}
-        days = sorted(m.at for m in plan.moves)
+    if facts.moves:
+        counts = dict(facts.moves_by_kind)
+        first = min(f for _, f, _ in facts.move_spans)
+        last = max(last for *_, last in facts.move_spans)
         parts.append(
-            f"{plural(len(plan.moves), 'stock move')} ("
-            f"{plural(counts[MoveKind.RECEIVE], 'receipt')}, "
-            f"{plural(counts[MoveKind.USE], 'use')}, {plural(counts[MoveKind.COUNT], 'count')}) "
-            f"for {plural(len({m.material for m in plan.moves}), 'material')}, "
-            f"{_span(days[0], days[-1])}"
+            f"{plural(facts.moves, 'stock move')} ("
+            f"{plural(counts[MoveKind.RECEIVE.value], 'receipt')}, "
+            f"{plural(counts[MoveKind.USE.value], 'use')}, "
+            f"{plural(counts[MoveKind.COUNT.value], 'count')}) "
+            f"for {plural(len(facts.move_spans), 'material')}, {_span(first, last)}"
         )
-    if plan.quotes:
+    if facts.quotes:
         parts.append(
-            f"{plural(len(plan.quotes), 'quote')}, "
-            f"{plural(len({q.material for q in plan.quotes}), 'material')}, "
-            f"{plural(len({' '.join(q.vendor.split()).casefold() for q in plan.quotes}), 'vendor')}"
+            f"{plural(facts.quotes, 'quote')}, "
+            f"{plural(len(facts.quote_materials), 'material')}, {plural(facts.vendors, 'vendor')}"
         )
-    if plan.prices:
-        times = sorted(p.at for p in plan.prices)
+    if facts.prices:
+        first = min(f for _, f, _, _ in facts.price_spans)
+        last = max(last for _, _, last, _ in facts.price_spans)
         parts.append(
-            f"{plural(len(plan.prices), 'price')} for "
-            f"{plural(len({p.material for p in plan.prices}), 'material')}, "
-            f"{_span(times[0], times[-1])}"
+            f"{plural(facts.prices, 'price')} for "
+            f"{plural(len(facts.price_spans), 'material')}, {_span(first, last)}"
         )
     text = f"{file_name}: " + ", ".join(parts)
     if skipped.total:

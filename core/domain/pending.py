@@ -27,7 +27,9 @@ class PendingState(StrEnum):
 
 @dataclass(frozen=True)
 class PendingAction:
-    """An action waiting for an answer; `payload` is what to do (JSON-ready values)."""
+    """An action waiting for an answer; `payload` is what to do (JSON-ready values), `data`
+    what goes with it when that is large (the checked rows of a file, as JSON lines), kept
+    as text so that storing it costs no encoding."""
 
     kind: PendingKind
     payload: dict[str, Any]
@@ -37,6 +39,7 @@ class PendingAction:
     expires_at: datetime
     state: PendingState = PendingState.PENDING
     id: int = 0
+    data: str | None = None
 
     def expired(self, now: datetime) -> bool:
         return now >= self.expires_at

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import heapq
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -151,14 +152,18 @@ def with_differences(existing: Sequence[StockMove], new: Sequence[NewMove]) -> l
     """The new moves (appended after the existing ones), each count with its difference from
     the stock the ledger expects at its time: the effective existing moves and the new ones
     before it, replayed in time order."""
-    timeline: list[tuple[datetime, int, int, NewMove]] = [
-        (m.at, 0, m.id, m) for m in existing if m.effective
-    ]
-    timeline += [(m.at, 1, i, m) for i, m in enumerate(new)]
-    timeline.sort(key=lambda entry: entry[:3])
-    levels: dict[str, float] = {}
     result = list(new)
-    for _, is_new, index, move in timeline:
+    if not any(m.kind is MoveKind.COUNT for m in new):
+        return result
+    # Merged rather than sorted as one list: a file is usually in time order already, and a
+    # merge keeps no thread from running for long (a sort of a large list holds the GIL).
+    before = sorted(((m.at, 0, m.id, m) for m in existing if m.effective), key=_first_three)
+    order: Sequence[int] = range(len(new))
+    if any(new[i].at > new[i + 1].at for i in range(len(new) - 1)):
+        order = sorted(order, key=lambda i: new[i].at)
+    added = ((new[i].at, 1, i, new[i]) for i in order)
+    levels: dict[str, float] = {}
+    for _, is_new, index, move in heapq.merge(before, added, key=_first_three):
         level = levels.get(move.material, 0.0)
         if move.kind is MoveKind.COUNT:
             if is_new:
@@ -167,6 +172,10 @@ def with_differences(existing: Sequence[StockMove], new: Sequence[NewMove]) -> l
         else:
             levels[move.material] = level + change_of(move.kind, move.quantity)
     return result
+
+
+def _first_three(entry: tuple[datetime, int, int, NewMove]) -> tuple[datetime, int, int]:
+    return entry[:3]
 
 
 def move_key(move: NewMove) -> tuple[str, str, datetime, float, str | None, str | None]:

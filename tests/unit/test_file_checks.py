@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from core.adapters.spreadsheets import UnreadableFile, read_tables, write_xlsx
-from core.domain.imports import Checked, TableKind, check_tables, describe, layout_of
+from core.domain.imports import Checked, TableKind, check_tables, describe, facts_of, layout_of
 from core.domain.imports import Skipped as NothingSkipped
 from core.domain.stock import MoveKind
 from core.materials import MaterialCatalog
@@ -110,7 +110,7 @@ def test_quotes_take_breaks_and_leave_out_what_they_do_not_say() -> None:
     assert nordic.valid_until == date(2026, 12, 31) and nordic.rating == 4.5
     assert [(b.quantity, b.price) for b in nordic.breaks] == [(50, 9100), (100, 9000)]
     assert (acme.currency, acme.delivery_days, acme.rating, acme.breaks) == ("EUR", None, None, ())
-    assert describe("quotes.csv", checked.plan, CATALOG.keys, NothingSkipped()) == (
+    assert describe("quotes.csv", facts_of(checked.plan), CATALOG.keys, NothingSkipped()) == (
         "quotes.csv: 2 quotes, 2 materials, 2 vendors"
     )
 

@@ -85,7 +85,7 @@ async def receive_document(
     try:
         data = await download()
         checked = await services.imports.check(file_name, data)
-        if not checked.ok:
+        if checked.problems:
             return preview_reply(await services.imports.preview(caller.actor(), file_name, checked))
 
         async def keep() -> str:

@@ -321,6 +321,8 @@ pending_actions = sa.Table(
     sa.Column("id", RowId, primary_key=True),
     sa.Column("kind", sa.Text, _one_of("kind", PENDING_KINDS), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
+    # what goes with a large payload (a file's checked rows, as JSON lines)
+    sa.Column("data", sa.Text),
     sa.Column("user_id", UserId),
     sa.Column("chat_id", UserId),
     sa.Column("created_at", UtcDateTime, nullable=False),

@@ -23,6 +23,7 @@ def _action(row: sa.Row[Any]) -> PendingAction:
         expires_at=row.expires_at,
         state=PendingState(row.state),
         id=row.id,
+        data=row.data,
     )
 
 
@@ -45,6 +46,7 @@ class SqlPendingActionRepo:
                         created_at=action.created_at,
                         expires_at=action.expires_at,
                         state=action.state.value,
+                        data=action.data,
                     )
                     .returning(pending_actions.c.id)
                 )

@@ -98,6 +98,7 @@ def upgrade() -> None:
         sa.Column("id", RowId, primary_key=True),
         sa.Column("kind", sa.Text, _check("kind", "'move', 'import'"), nullable=False),
         sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("data", sa.Text),
         sa.Column("user_id", sa.BigInteger),
         sa.Column("chat_id", sa.BigInteger),
         sa.Column("created_at", UtcDateTime, nullable=False),

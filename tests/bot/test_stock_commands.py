@@ -277,3 +277,11 @@ async def test_admins_give_roles_with_users_and_invites(services: Services) -> N
     assert (
         "Viewers (VIEWER_USER_IDS): <code>7</code>" in (await ask(services, "/users", ADMIN)).text
     )
+
+
+async def test_export_is_a_file_sent_only_in_a_private_chat(services: Services) -> None:
+    in_group = Caller(user_id=2, role=Role.BUYER, chat_id=-5, is_group=True)
+    assert "Send /export to me in a private chat" in (await ask(services, "/export", in_group)).text
+    reply = await ask(services, "/export")
+    assert reply.document is not None and reply.document[0] == "procurement-2026-11-24.xlsx"
+    assert reply.document[1][:2] == b"PK"

@@ -120,8 +120,13 @@ async def import_(request: Request) -> Reply:
 
 
 async def export(request: Request) -> Reply:
-    """/export: everything as an XLSX file that imports again."""
+    """/export: everything as an XLSX file that imports again (in a private chat)."""
     request.no_args("/export")
+    if request.caller.is_group:
+        raise UserError(
+            "Send /export to me in a private chat: the file holds all the factory's stock, "
+            "quotes and prices, which not everyone in a group may see."
+        )
     name, data = await request.services.imports.export()
     return Reply(
         f"<b>{esc(name)}</b>: materials, stock moves, quotes and prices, one sheet each. "

@@ -150,6 +150,7 @@ class StockLedger:
 
     async def discard(self, actor: Actor, action_id: int) -> PendingAction:
         """Cancels a pending action (a move to confirm, a file to import)."""
+        require(actor.role, Permission.RECORD, "/discard")
         async with self._uow() as uow:
             action = await answerable(uow, actor, action_id, None, self._clock.now())
             if not await uow.pending.settle(action_id, PendingState.CANCELLED, self._clock.now()):

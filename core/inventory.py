@@ -96,10 +96,10 @@ class InventoryService:
         return sorted(statuses, key=lambda s: (_LEVEL_ORDER[s.level], s.days_of_cover or math.inf))
 
     async def status(self, material: Material) -> StockStatus:
-        for item in await self._inventory.all():
-            if item.material == material.key:
-                return await self._assess(item)
-        raise UserError(f"No stock is recorded for {material.name}.")
+        item = await self._inventory.item(material.key)
+        if item is None:
+            raise UserError(f"No stock is recorded for {material.name}.")
+        return await self._assess(item)
 
     async def _assess(self, item: InventoryItem) -> StockStatus:
         today = self._clock.now().date()

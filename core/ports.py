@@ -85,6 +85,10 @@ class InventoryRepo(Protocol):
         """Each stocked material's configured figures, with on hand from the ledger."""
         ...
 
+    async def item(self, material: str) -> InventoryItem | None:
+        """One material's, as `all` gives them."""
+        ...
+
     async def consumption(self, material: str, since: date) -> list[tuple[date, float]]:
         """The recorded use of each day since `since` that has any, oldest first."""
         ...

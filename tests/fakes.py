@@ -140,6 +140,9 @@ class FakeInventoryRepo:
     async def all(self) -> list[InventoryItem]:
         return [replace(i, on_hand=self._on_hand(i)) for i in self.items]
 
+    async def item(self, material: str) -> InventoryItem | None:
+        return next((i for i in await self.all() if i.material == material), None)
+
     def _on_hand(self, item: InventoryItem) -> float:
         opening = StockMove(
             item.material,

@@ -72,7 +72,8 @@ class MaterialService:
         self._catalog.put(material)
         log.info("Material %s changed by %s", material.key, actor.name)
         async with self._uow() as uow:
-            item = {i.material: i for i in await uow.inventory.all()}[material.key]
+            item = await uow.inventory.item(material.key)
+        assert item is not None  # saved just now
         return material, item
 
     async def save(self, materials: Sequence[Material], figures: dict[str, Figures]) -> None:

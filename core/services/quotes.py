@@ -48,9 +48,8 @@ class QuoteService:
             previous = {
                 vendor_key(q.vendor): q for q in await uow.vendors.quotes(material.key)
             }.get(vendor_key(terms.vendor))
-            lead = {i.material: i.lead_time_days for i in await uow.inventory.all()}.get(
-                material.key
-            )
+            item = await uow.inventory.item(material.key)
+            lead = item.lead_time_days if item is not None else None
             done = complete(terms, previous, material.currency, lead, now)
             await uow.vendors.add([done.quote], actor.user_id, actor.name, actor.source.value)
         log.info("Quote: %s %s %g by %s", done.quote.vendor, material.key, terms.price, actor.name)

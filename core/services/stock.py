@@ -109,7 +109,9 @@ class StockLedger:
             if first_count and not await uow.stock.recent(1, material.key):
                 reason = None  # a new material's first count sets its stock: nothing to doubt
             if reason is None:
-                return await self._book(uow, actor, material, kind, quantity, reference, note)
+                return await self._book(
+                    uow, actor, material, kind, quantity, reference, note, before
+                )
             now = self._clock.now()
             action = await uow.pending.add(
                 PendingAction(
@@ -222,8 +224,9 @@ class StockLedger:
         quantity: float,
         reference: str | None,
         note: str | None,
+        before: StockStatus | None = None,
     ) -> Booked:
-        before = await self._inventory.status(material)
+        before = before or await self._inventory.status(material)
         difference = quantity - before.item.on_hand if kind is MoveKind.COUNT else None
         move = await uow.stock.add(
             NewMove(

@@ -142,19 +142,25 @@ class SqlInventoryRepo:
         self._db = db
 
     async def all(self) -> list[InventoryItem]:
+        return await self._items()
+
+    async def item(self, material: str) -> InventoryItem | None:
+        items = await self._items(material)
+        return items[0] if items else None
+
+    async def _items(self, material: str | None = None) -> list[InventoryItem]:
+        statement = sa.select(
+            inventory.c.material,
+            inventory.c.unit,
+            inventory.c.daily_consumption,
+            inventory.c.minimum,
+            inventory.c.lead_time_days,
+            inventory.c.updated_at,
+        ).order_by(inventory.c.material)
+        if material is not None:
+            statement = statement.where(inventory.c.material == material)
         async with self._db.reading() as connection:
-            rows = (
-                await connection.execute(
-                    sa.select(
-                        inventory.c.material,
-                        inventory.c.unit,
-                        inventory.c.daily_consumption,
-                        inventory.c.minimum,
-                        inventory.c.lead_time_days,
-                        inventory.c.updated_at,
-                    ).order_by(inventory.c.material)
-                )
-            ).all()
+            rows = (await connection.execute(statement)).all()
             return [
                 InventoryItem(on_hand=await _on_hand(connection, row.material), **row._mapping)
                 for row in rows

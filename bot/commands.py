@@ -393,7 +393,7 @@ async def execute(
     try:
         if caller.role is not None:
             require(caller.role, command.permission, f"/{name}")
-        request = Request(args, caller, services, render, bot_username)
+        request = Request(args, caller, services, render, bot_username, update)
         if not command.writes:
             return await command.handler(request)
 

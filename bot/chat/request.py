@@ -12,6 +12,7 @@ from core.domain.actors import Actor, Source
 from core.errors import UserError
 from core.models import Channel, Material, Role
 from core.services import Services
+from core.services.once import UpdateRef
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class Request:
     services: Services
     render: Renderer
     bot_username: str | None = None
+    # the Telegram update being answered, for a handler that books its change itself
+    # (ExactlyOnce) after slow work that needs no transaction
+    update: UpdateRef | None = None
 
     def material(self, usage: str) -> Material:
         """The material named by the arguments; a missing one is a usage error."""

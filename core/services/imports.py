@@ -63,6 +63,25 @@ class Preview:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """A checked file with what it would add (None when it has problems or was imported
+    before, as `imported_before` says)."""
+
+    checked: Inspected
+    changes: Changes | None
+    imported_before: ImportRecord | None
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    action_id: int
+    file_name: str
+    summary: str
+    checked: Inspected
+    changes: Changes
+
+
+@dataclass(frozen=True)
 class Imported:
     record: ImportRecord
     skipped: Skipped
@@ -108,23 +127,29 @@ class ImportService:
         materials = list(self._catalog)
         return await self._run(inspect, self._files, file_name, data, materials, self._clock.now())
 
-    async def preview(
-        self, actor: Actor, file_name: str, checked: Inspected, keep: bool = True
-    ) -> Preview:
-        """What importing the checked file would store, kept (with `keep`) as a pending
-        import that `run` imports; or the file's problems, with their lines."""
+    async def prepare(self, checked: Inspected) -> Prepared:
+        """What the checked rows would add to what is stored, and whether the same rows were
+        imported before: reads only, and the heavy part off the event loop, so that no write
+        waits for it."""
+        uow = self._uow()  # reads only: no transaction (and no write lock) needed
+        if checked.problems:
+            return Prepared(checked, None, None)
+        before = await uow.imports.find(checked.digest)
+        if before is not None:
+            return Prepared(checked, None, before)
+        return Prepared(checked, await self._changes(uow, checked), None)
+
+    async def keep(self, actor: Actor, file_name: str, prepared: Prepared) -> Preview:
+        """The preview of a prepared file, kept as a pending import that `run` imports."""
         require(actor.role, Permission.RECORD, "Importing a file")
+        checked, found = prepared.checked, prepared.changes
         if checked.problems:
             return Preview(file_name, problems=checked.problems)
+        if prepared.imported_before is not None or found is None:
+            return Preview(file_name, imported_before=prepared.imported_before)
+        summary = describe(file_name, checked.facts, self._catalog.keys, found.skipped)
+        now = self._clock.now()
         async with self._uow() as uow:
-            before = await uow.imports.find(checked.digest)
-            if before is not None:
-                return Preview(file_name, imported_before=before)
-            found = await self._changes(uow, checked)
-            summary = describe(file_name, checked.facts, self._catalog.keys, found.skipped)
-            if not keep:
-                return Preview(file_name, summary)
-            now = self._clock.now()
             action = await uow.pending.add(
                 PendingAction(
                     PendingKind.IMPORT,
@@ -143,17 +168,54 @@ class ImportService:
             )
         return Preview(file_name, summary, action_id=action.id)
 
+    async def preview(
+        self, actor: Actor, file_name: str, checked: Inspected, keep: bool = True
+    ) -> Preview:
+        """What importing the checked file would store, kept (with `keep`) as a pending
+        import that `run` imports; or the file's problems, with their lines."""
+        require(actor.role, Permission.RECORD, "Importing a file")
+        prepared = await self.prepare(checked)
+        if keep or checked.problems or prepared.changes is None:
+            return await self.keep(actor, file_name, prepared)
+        return Preview(
+            file_name,
+            describe(file_name, checked.facts, self._catalog.keys, prepared.changes.skipped),
+        )
+
+    async def prepare_run(self, actor: Actor, action_id: int) -> PreparedRun:
+        """The pending import `action_id`, if `actor` may run it now, with what it adds to what
+        is stored (worked out before the import's transaction, so that writes wait only while
+        its rows are stored)."""
+        require(actor.role, Permission.RECORD, "Importing a file")
+        uow = self._uow()  # reads only
+        action = await answerable(uow, actor, action_id, PendingKind.IMPORT, self._clock.now())
+        payload = action.payload
+        facts = PlanFacts.from_json(payload["facts"])
+        checked = Inspected((), payload["digest"], action.data or "", facts)
+        return PreparedRun(
+            action_id,
+            payload["file_name"],
+            payload["summary"],
+            checked,
+            await self._changes(uow, checked),
+        )
+
+    async def finish_run(self, actor: Actor, prepared: PreparedRun) -> Imported:
+        """Imports a prepared pending import in one unit of work: once, and only if it is
+        still waiting."""
+        async with self._uow() as uow:
+            await answerable(uow, actor, prepared.action_id, PendingKind.IMPORT, self._clock.now())
+            if not await uow.pending.settle(
+                prepared.action_id, PendingState.DONE, self._clock.now()
+            ):
+                raise UserError("That file has been answered already.")
+            return await self._store(
+                uow, actor, prepared.file_name, prepared.checked, prepared.summary, prepared.changes
+            )
+
     async def run(self, actor: Actor, action_id: int) -> Imported:
         """Imports a previewed file: its owner or an admin may, once, within the hour."""
-        require(actor.role, Permission.RECORD, "Importing a file")
-        async with self._uow() as uow:
-            action = await answerable(uow, actor, action_id, PendingKind.IMPORT, self._clock.now())
-            if not await uow.pending.settle(action_id, PendingState.DONE, self._clock.now()):
-                raise UserError("That file has been answered already.")
-            payload = action.payload
-            facts = PlanFacts.from_json(payload["facts"])
-            checked = Inspected((), payload["digest"], action.data or "", facts)
-            return await self._store(uow, actor, payload["file_name"], checked, payload["summary"])
+        return await self.finish_run(actor, await self.prepare_run(actor, action_id))
 
     async def import_file(
         self, actor: Actor, file_name: str, checked: Inspected
@@ -161,13 +223,11 @@ class ImportService:
         """Imports a checked file at once (the command line): the import, or the preview with
         the problems or the earlier import that kept it from happening."""
         require(actor.role, Permission.RECORD, "Importing a file")
-        if checked.problems:
-            return Preview(file_name, problems=checked.problems)
+        prepared = await self.prepare(checked)
+        if checked.problems or prepared.changes is None:
+            return await self.keep(actor, file_name, prepared)
         async with self._uow() as uow:
-            before = await uow.imports.find(checked.digest)
-            if before is not None:
-                return Preview(file_name, imported_before=before)
-            return await self._store(uow, actor, file_name, checked, None)
+            return await self._store(uow, actor, file_name, checked, None, prepared.changes)
 
     async def _store(
         self,
@@ -176,6 +236,7 @@ class ImportService:
         file_name: str,
         checked: Inspected,
         summary: str | None,
+        found: Changes,
     ) -> Imported:
         before = await uow.imports.find(checked.digest)
         if before is not None:
@@ -184,7 +245,6 @@ class ImportService:
                 + (f" by {before.user_name}" if before.user_name else "")
                 + ": nothing changed."
             )
-        found = await self._changes(uow, checked)
         if summary is None:
             summary = describe(file_name, checked.facts, self._catalog.keys, found.skipped)
         async with self._catalogued(found.materials):

@@ -85,11 +85,12 @@ async def receive_document(
     try:
         data = await download()
         checked = await services.imports.check(file_name, data)
-        if checked.problems:
-            return preview_reply(await services.imports.preview(caller.actor(), file_name, checked))
+        prepared = await services.imports.prepare(checked)
+        if prepared.changes is None:  # problems, or imported before: nothing to keep
+            return preview_reply(await services.imports.keep(caller.actor(), file_name, prepared))
 
         async def keep() -> str:
-            preview = await services.imports.preview(caller.actor(), file_name, checked)
+            preview = await services.imports.keep(caller.actor(), file_name, prepared)
             return preview_reply(preview).to_json()
 
         return Reply.from_json(await services.once.run(update, keep))
@@ -102,8 +103,13 @@ async def import_(request: Request) -> Reply:
     previews a file first."""
     args = request.args
     if len(args) == 1 and args[0].isdigit():
-        imported = await request.services.imports.run(request.caller.actor(), int(args[0]))
-        return imported_reply(imported)
+        imports, actor = request.services.imports, request.caller.actor()
+        prepared = await imports.prepare_run(actor, int(args[0]))  # no write waits for this
+
+        async def store() -> str:
+            return imported_reply(await imports.finish_run(actor, prepared)).to_json()
+
+        return Reply.from_json(await request.services.once.run(request.update, store))
     if request.caller.channel is not None or not args:
         raise UserError(
             "Send me the CSV or XLSX file itself (as a document); I answer with what it holds "
@@ -150,7 +156,6 @@ COMMANDS: tuple[Command, ...] = (
         "import a file that was checked (its Import button); send the file itself first.",
         import_,
         needs=Permission.RECORD,
-        writes=True,
-        hidden=True,
+        hidden=True,  # books its import with ExactlyOnce itself, after the slow part
     ),
 )

@@ -203,6 +203,8 @@ async def main(args: argparse.Namespace) -> int:
                 process.send_signal(signal.SIGTERM)
                 code = await asyncio.wait_for(process.wait(), 60)
             loop = json.loads((work / "loop.json").read_text())
+            if args.keep_log:
+                Path(args.keep_log + ".loop.json").write_text(json.dumps(loop))
             log = (work / "bot.log").read_text(encoding="utf-8")
             if args.keep_log:
                 Path(args.keep_log).write_text(log, encoding="utf-8")

@@ -2,9 +2,11 @@
 
 Starts the fake Bot API (tests/fake_telegram) on loopback and the real `procurebot run` process
 against it, with a fresh demo database. Then 50 simulated users, all active at the same time,
-each send a mix of text and chart commands with a few seconds' pause between them (about 10
-commands a second in all, under Telegram's 30 messages a second that the bot's rate limiter
-keeps to); at the end they all send one command in the same instant (a burst). Reply latency is
+each send a mix of text, write and chart commands with a few seconds' pause between them (about
+10 commands a second in all, under Telegram's 30 messages a second that the bot's rate limiter
+keeps to); at the end they all send one command in the same instant (a burst). Write commands
+(/use, /receive) book a stock move each, with its LOW_INVENTORY check, in one transaction with
+the Telegram update; they count as text answers and are also shown apart. Reply latency is
 measured from the moment a user's message is queued at the fake Bot API to the moment the
 bot's answer arrives there. The bot measures its own event loop's worst stall
 (LOOP_MONITOR_FILE) and reports it when it stops.
@@ -14,7 +16,8 @@ bot's answer arrives there. The bot measures its own event loop's worst stall
     .venv/bin/python benchmarks/bot_latency.py --postgres       # on a throwaway PostgreSQL
     .venv/bin/python benchmarks/bot_latency.py --database-url postgresql://user@host/empty_db
 
-Targets on a 2-core machine: text p95 <= 50 ms, chart p95 <= 400 ms, worst stall <= 100 ms.
+Targets on a 2-core machine: text p95 <= 50 ms (writes included), chart p95 <= 400 ms, worst
+stall <= 100 ms.
 """
 
 from __future__ import annotations
@@ -55,6 +58,14 @@ TEXT = [
     "/forecast copper",
     "/vendors",
     "/price unobtainium",
+    "/moves copper",
+]
+WRITE = [
+    "/use copper 0.2",
+    "/use steel 500 kg",
+    "/receive copper 1 t po 4711",
+    "/receive aluminium 0.3",
+    "/use nickel 0.1 t for line 2",
 ]
 CHART = [
     *(f"/price {m}" for m in ("copper", "aluminium", "steel", "nickel", "zinc")),
@@ -63,15 +74,22 @@ CHART = [
     "/stock aluminium",
 ]
 CHART_SHARE = 0.4
+WRITE_SHARE = 0.2  # of all commands; the rest are text reads
 
 
 @dataclass
 class Results:
-    latencies: dict[str, list[float]] = field(default_factory=lambda: {"text": [], "chart": []})
+    latencies: dict[str, list[float]] = field(
+        default_factory=lambda: {"text": [], "chart": [], "write": []}
+    )
     wrong: list[str] = field(default_factory=list)
 
     def add(self, kind: str, seconds: float, reply: Message) -> None:
         self.latencies[kind].append(seconds * 1000)
+        if kind == "write":
+            self.latencies["text"].append(seconds * 1000)
+            if not (" used " in reply.reads or " received " in reply.reads):
+                self.wrong.append(f"write not booked: {reply.reads[:80]!r}")
         if kind == "chart" and reply.photo is None:
             self.wrong.append(f"no chart: {reply.reads[:80]!r}")
         if reply.reads.startswith("Sorry"):
@@ -106,8 +124,11 @@ async def ask(
 
 
 def pick(rng: random.Random) -> tuple[str, str]:
-    if rng.random() < CHART_SHARE:
+    draw = rng.random()
+    if draw < CHART_SHARE:
         return "chart", rng.choice(CHART)
+    if draw < CHART_SHARE + WRITE_SHARE:
+        return "write", rng.choice(WRITE)
     return "text", rng.choice(TEXT)
 
 
@@ -204,13 +225,15 @@ async def measure(args: argparse.Namespace) -> int:
                 code = await asyncio.wait_for(process.wait(), 60)
             load_after = os.getloadavg()[0]
             loop = json.loads((work / "loop.json").read_text())
+            if args.keep_log:
+                Path(args.keep_log + ".loop.json").write_text(json.dumps(loop))
             log = (work / "bot.log").read_text(encoding="utf-8")
             if args.keep_log:
                 Path(args.keep_log).write_text(log, encoding="utf-8")
         violations = len(api.violations)
         flood = sum(1 for c in api.calls if c.status == 429)
 
-    commands = sum(len(v) for v in steady.latencies.values())
+    commands = len(steady.latencies["text"]) + len(steady.latencies["chart"])
     print(
         f"procurebot bot_latency: {args.users} users, {commands} commands in {elapsed:.0f} s "
         f"({commands / elapsed:.1f}/s), think {args.think_min:g}-{args.think_max:g} s, "
@@ -222,7 +245,7 @@ async def measure(args: argparse.Namespace) -> int:
     )
     print(f"{'reply latency, ms':34} {'n':>5} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}")
     for name, results in (("steady", steady), (f"burst ({args.users} at once)", burst)):
-        for kind in ("text", "chart"):
+        for kind in ("text", "write", "chart"):
             values = results.latencies[kind]
             print(f"{name + ' ' + kind:34} {len(values):5} {percentiles(values)}")
     stalls = loop["stalls_over_50ms"]

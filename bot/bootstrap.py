@@ -27,8 +27,10 @@ from core.adapters.db.repos.vendors import SqlVendorRepo
 from core.adapters.db.repos.watches import SqlWatchRepo
 from core.adapters.db.unit_of_work import SqlUnitOfWork
 from core.adapters.http_feed import HttpPriceFeed
+from core.adapters.import_workers import ImportWorkers
 from core.adapters.prophet_model import ProphetEngine
 from core.adapters.simulated_feed import SimulatedPriceFeed
+from core.adapters.spreadsheets import SpreadsheetFiles
 from core.adapters.twilio_whatsapp import TwilioWhatsAppNotifier
 from core.alert_rules import AlertPolicy
 from core.alerts import AlertService
@@ -60,6 +62,11 @@ from core.prices import PriceService
 from core.quiet_hours import QuietHoursService
 from core.recipients import RecipientDirectory
 from core.services import Services
+from core.services.imports import ImportService
+from core.services.materials import MaterialService
+from core.services.once import ExactlyOnce
+from core.services.quotes import QuoteService
+from core.services.stock import StockLedger
 from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
 from core.watches import WatchMonitor, WatchService
@@ -79,16 +86,50 @@ def unit_of_work(db: Database) -> Callable[[], SqlUnitOfWork]:
 
 
 async def build_services(
-    db: Database, settings: Settings, clock: Clock, engine: ForecastEngine | None = None
+    db: Database,
+    settings: Settings,
+    clock: Clock,
+    engine: ForecastEngine | None = None,
+    import_workers: ImportWorkers | None = None,
 ) -> Services:
-    """The core services over the database; with a forecast `engine`, forecasting too."""
+    """The core services over the database; with a forecast `engine`, forecasting too; with
+    `import_workers`, files are read and checked in that worker process (else in a thread)."""
     catalog = MaterialCatalog(await SqlMaterialRepo(db).all())
     outbox = SqlOutbox(db)
     new_uow = unit_of_work(db)
     users = SqlUserRepo(db)
-    access = AccessPolicy(settings.admin_user_ids, settings.allowed_user_ids, users, clock)
+    access = AccessPolicy(
+        settings.admin_user_ids,
+        settings.allowed_user_ids,
+        users,
+        clock,
+        viewer_ids=settings.viewer_user_ids,
+        approver_ids=settings.approver_user_ids,
+    )
     prices = SqlPriceRepo(db)
     inventory = InventoryService(catalog, SqlInventoryRepo(db), clock)
+    quiet_hours = QuietHoursService(new_uow, SqlQuietHoursRepo(db), outbox, clock)
+    recipients = RecipientDirectory(
+        SqlSubscriptionRepo(db),
+        clock,
+        settings.whatsapp_recipients,
+        whatsapp_ready(settings),
+        queue=outbox,
+        chat_moved=ChatMoves(new_uow),
+    )
+    # Raises the LOW_INVENTORY alert a stock move calls for, in the move's unit of work.
+    stock_alerts = AlertMonitor(
+        catalog,
+        prices,
+        inventory,
+        outbox,
+        recipients,
+        SqlStateStore(db),
+        clock,
+        alert_policy(settings),
+        quiet=quiet_hours,
+    )
+    materials = MaterialService(catalog, new_uow, clock)
     forecasts = budgets = None
     if engine is not None:
         config = ForecastConfig(threshold=settings.buy_threshold_pct / 100)
@@ -107,14 +148,6 @@ async def build_services(
             max_age=timedelta(seconds=2 * settings.forecast_retrain_seconds),
             config=config,
         )
-    recipients = RecipientDirectory(
-        SqlSubscriptionRepo(db),
-        clock,
-        settings.whatsapp_recipients,
-        whatsapp_ready(settings),
-        queue=outbox,
-        chat_moved=ChatMoves(new_uow),
-    )
     guard = PriceGuard(
         catalog,
         prices,
@@ -137,6 +170,20 @@ async def build_services(
         invites=InviteService(SqlInviteRepo(db), access, users, clock),
         subscriptions=SubscriptionService(SqlSubscriptionRepo(db), clock, outbox),
         recipients=recipients,
+        ledger=StockLedger(catalog, new_uow, inventory, clock, stock_alerts),
+        quotes=QuoteService(catalog, new_uow, clock),
+        materials=materials,
+        imports=ImportService(
+            catalog,
+            new_uow,
+            clock,
+            SpreadsheetFiles(),
+            materials,
+            inventory,
+            stock_alerts,
+            **({"off_loop": import_workers.run} if import_workers else {}),
+        ),
+        once=ExactlyOnce(new_uow, clock),
         forecasts=forecasts,
         price_guard=guard,
         health=build_health(db, settings, catalog, recipients, clock),
@@ -150,9 +197,13 @@ async def build_services(
             clock,
             advice=forecasts,
         ),
-        quiet_hours=QuietHoursService(new_uow, SqlQuietHoursRepo(db), outbox, clock),
+        quiet_hours=quiet_hours,
         budgets=budgets,
     )
+
+
+def alert_policy(settings: Settings) -> AlertPolicy:
+    return AlertPolicy(settings.price_alert_pct, timedelta(minutes=settings.alert_cooldown_minutes))
 
 
 def build_health(
@@ -280,9 +331,7 @@ def build_alerting(
         )
         notifiers[Channel.WHATSAPP] = whatsapp
         closers.append(whatsapp.aclose)
-    policy = AlertPolicy(
-        settings.price_alert_pct, timedelta(minutes=settings.alert_cooldown_minutes)
-    )
+    policy = alert_policy(settings)
     monitor = AlertMonitor(
         catalog,
         SqlPriceRepo(db),
@@ -322,12 +371,14 @@ def build_alerting(
 
 
 @asynccontextmanager
-async def open_database(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Database]:
-    """Opens the database, seeding the demo data on first start."""
+async def open_database(
+    settings: Settings, clock: Clock | None = None, seed_demo: bool = True
+) -> AsyncIterator[Database]:
+    """Opens the database, seeding the demo data on first start (with `seed_demo`)."""
     clock = clock or SystemClock()
     db = await Database.open(settings.database)
     try:
-        if await demo.is_empty(db):
+        if seed_demo and await demo.is_empty(db):
             result = await demo.seed(db, clock.now().date())
             log.info("First start: %s", result.describe(db.describe()))
         yield db
@@ -336,14 +387,17 @@ async def open_database(settings: Settings, clock: Clock | None = None) -> Async
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Services]:
-    """Opens the database (seeding demo data on first start) and the Prophet worker processes
-    (started on first use), and yields the services."""
+async def open_services(
+    settings: Settings, clock: Clock | None = None, seed_demo: bool = True
+) -> AsyncIterator[Services]:
+    """Opens the database (seeding demo data on first start, with `seed_demo`) and the
+    Prophet worker processes (started on first use), and yields the services."""
     clock = clock or SystemClock()
     engine = ProphetEngine.in_processes(cluster=settings.forecast_cluster)
+    workers = ImportWorkers()
     try:
-        async with open_database(settings, clock) as db:
-            services = await build_services(db, settings, clock, engine)
+        async with open_database(settings, clock, seed_demo) as db:
+            services = await build_services(db, settings, clock, engine, workers)
             try:
                 yield services
             finally:
@@ -351,3 +405,4 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
                 await services.forecasts.aclose()  # forecasts still being built in the background
     finally:
         engine.close()
+        workers.close()

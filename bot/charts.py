@@ -171,10 +171,7 @@ def stock_figure(statuses: Sequence[StockStatus], today: date) -> Figure:
     shown = list(reversed(statuses))
     names = [short_label(s.material.name) for s in shown]
     covers = [s.days_of_cover or 0.0 for s in shown]
-    reorder = [
-        s.reorder_point / s.item.daily_consumption if s.item.daily_consumption else 0.0
-        for s in shown
-    ]
+    reorder = [s.reorder_point / s.daily_use if s.daily_use else 0.0 for s in shown]
     colours = [LEVEL_COLOURS[s.level] for s in shown]
     axes.barh(names, covers, color=colours, height=0.6, label="days of cover")
     used = [i for i, s in enumerate(shown) if s.days_of_cover is not None]

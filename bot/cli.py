@@ -1,4 +1,4 @@
-"""The `procurebot` command line: run, console, seed, backtest."""
+"""The `procurebot` command line: run, console, seed, import, export, db, backtest."""
 
 from __future__ import annotations
 
@@ -44,9 +44,11 @@ from core.adapters.db.engine import Database, DatabaseError, database_password
 from core.adapters.db.leader import AnotherInstance, LeadershipLost
 from core.adapters.db.migrate import SchemaTooNew, current_revision, head
 from core.adapters.processes import default_workers, worker_pool
+from core.domain.actors import COMMAND_LINE
 from core.errors import UserError
 from core.forecast_model import ForecastConfig
 from core.ports import Clock, SystemClock
+from core.services.imports import Imported, Preview
 from data import demo
 
 log = logging.getLogger("procurebot")
@@ -153,6 +155,15 @@ def _parser() -> argparse.ArgumentParser:
     copy.add_argument(
         "--to", required=True, metavar="URL", help="postgresql://... or sqlite:///..."
     )
+    imports = commands.add_parser(
+        "import", help="import a CSV or XLSX file (materials, stock moves, quotes or prices)"
+    )
+    imports.add_argument("file", metavar="FILE", help="a .csv or .xlsx file")
+    imports.add_argument(
+        "--dry-run", action="store_true", help="check every row and say what would change"
+    )
+    export = commands.add_parser("export", help="everything as an XLSX file that imports again")
+    export.add_argument("--output", metavar="FILE.xlsx", help="default: procurement-DATE.xlsx")
     backtest = commands.add_parser("backtest", help="rolling-origin evaluation of the forecaster")
     backtest.add_argument("--csv", required=True, metavar="FILE", help="price history CSV")
     backtest.add_argument("--date-column", default="date", metavar="COL")
@@ -305,6 +316,57 @@ async def _status(settings: Settings, clock: Clock | None = None) -> int:
     return 0 if health.healthy else 1
 
 
+async def _import(settings: Settings, file: str, dry_run: bool) -> int:
+    path = Path(file)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        print(f"Cannot read {path}: {error.strerror or error}.", file=sys.stderr)
+        return USAGE_ERROR
+    async with open_services(settings, seed_demo=False) as services:
+        try:
+            checked = await services.imports.check(path.name, data)
+            if dry_run:
+                outcome: Imported | Preview = await services.imports.preview(
+                    COMMAND_LINE, path.name, checked, keep=False
+                )
+            else:
+                outcome = await services.imports.import_file(COMMAND_LINE, path.name, checked)
+        except UserError as error:
+            print(error, file=sys.stderr)
+            return USAGE_ERROR
+    if isinstance(outcome, Imported):
+        print(f"Imported {outcome.record.summary}.")
+        return 0
+    if outcome.problems:
+        print(f"{path.name} was not imported; nothing was stored:", file=sys.stderr)
+        for problem in outcome.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    if outcome.imported_before is not None:
+        before = outcome.imported_before
+        print(
+            f"{path.name} holds the same rows as {before.file_name}, imported on "
+            f"{before.at:%Y-%m-%d %H:%M} UTC: nothing to import, nothing changed."
+        )
+        return 0
+    print(f"Checked, nothing stored (--dry-run): {outcome.summary}.")
+    return 0
+
+
+async def _export(settings: Settings, output: str | None) -> int:
+    async with open_services(settings, seed_demo=False) as services:
+        name, data = await services.imports.export()
+    path = Path(output or name)
+    try:
+        path.write_bytes(data)
+    except OSError as error:
+        print(f"Cannot write {path}: {error.strerror or error}.", file=sys.stderr)
+        return USAGE_ERROR
+    print(f"Exported everything to {path} ({len(data) / 1024:,.0f} KB).")
+    return 0
+
+
 async def _reach_database(settings: Settings) -> None:
     """Raises DatabaseError when DATABASE_URL cannot be used, and SettingsError when the feed
     names no material, before Telegram is asked anything (the schema is brought up to date
@@ -376,6 +438,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(settings)
         if args.command == "status":
             return asyncio.run(_status(settings))
+        if args.command == "import":
+            return asyncio.run(_import(settings, args.file, args.dry_run))
+        if args.command == "export":
+            return asyncio.run(_export(settings, args.output))
         if args.command == "db":
             if args.db_command == "check":
                 return asyncio.run(_db_check(settings))

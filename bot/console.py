@@ -27,7 +27,8 @@ def console_user(chat: int | None = None) -> Caller:
 
 
 def show(reply: Reply, chart_dir: Path, out: TextIO) -> None:
-    """Prints the reply as text; writes its chart to a PNG and prints the path."""
+    """Prints the reply as text; writes its chart to a PNG (and a file it sends next to the
+    charts, in exports/) and prints the path."""
     print(plain(reply.text), file=out)
     if reply.choices:
         print("Options: " + " | ".join(b.command for b in reply.choices), file=out)
@@ -36,6 +37,13 @@ def show(reply: Reply, chart_dir: Path, out: TextIO) -> None:
         path = chart_dir / f"{reply.chart_name}.png"
         path.write_bytes(reply.chart)
         print(f"Chart: {path}", file=out)
+    if reply.document:
+        name, data = reply.document
+        folder = chart_dir.parent / "exports"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        path.write_bytes(data)
+        print(f"File: {path}", file=out)
 
 
 async def run_console(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,14 +36,35 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    """What a command answers: HTML text, an optional PNG chart, buttons offering choices, and
-    the command that refreshes it."""
+    """What a command answers: HTML text, an optional PNG chart, buttons offering choices, the
+    command that refreshes it, and a file to send (its name and content)."""
 
     text: str
     chart: bytes | None = None
     chart_name: str = "chart"
     choices: tuple[Button, ...] = field(default_factory=tuple)
     refresh: str | None = None
+    document: tuple[str, bytes] | None = None
+
+    def to_json(self) -> str:
+        """The answer as stored for a Telegram update handed out again (text and buttons:
+        commands that change data answer no chart or file)."""
+        return json.dumps(
+            {
+                "text": self.text,
+                "choices": [[b.label, b.command] for b in self.choices],
+                "refresh": self.refresh,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Reply:
+        data = json.loads(text)
+        return cls(
+            data["text"],
+            choices=tuple(Button(label, command) for label, command in data["choices"]),
+            refresh=data["refresh"],
+        )
 
 
 def esc(value: object) -> str:
@@ -203,17 +225,22 @@ def _advice(status: StockStatus) -> str:
     return "ok"
 
 
+def cover_text(status: StockStatus) -> str:
+    """'34 days of cover', or 'not being used'."""
+    if status.days_of_cover is None:
+        return "not being used"
+    return f"{plural(status.days_of_cover, 'day')} of cover"
+
+
 def stock_line(status: StockStatus) -> str:
     item, unit = status.item, esc(status.item.unit)
-    cover = (
-        "not being used"
-        if status.days_of_cover is None
-        else f"{plural(status.days_of_cover, 'day')} of cover"
+    basis = (
+        f"recorded over {status.usage.days} days" if status.usage.recorded else "configured figure"
     )
     return (
         f"{_LEVEL_MARK[status.level]} <b>{esc(status.material.name)}</b>: "
-        f"{amount(item.on_hand)} {unit} on hand, uses {amount(item.daily_consumption)} {unit}/day "
-        f"→ {cover} (lead time {plural(item.lead_time_days, 'day')})\n"
+        f"{amount(item.on_hand)} {unit} on hand, uses {amount(status.daily_use)} {unit}/day "
+        f"({basis}) → {cover_text(status)} (lead time {plural(item.lead_time_days, 'day')})\n"
         f"    reorder at {amount(status.reorder_point)} {unit} "
         f"(safety stock {amount(status.safety_stock)} {unit}) · minimum "
         f"{amount(item.minimum)} {unit} · {_advice(status)}"
@@ -375,9 +402,13 @@ def user_report(members: Members) -> str:
     lines = [
         "<b>Who has access</b>",
         f"Admins (ADMIN_USER_IDS): {ids(members.admins)}",
-        f"Allowed (ALLOWED_USER_IDS): {ids(members.allowed)}",
-        f"Granted here ({len(members.granted)}):",
+        f"Buyers (ALLOWED_USER_IDS): {ids(members.allowed)}",
     ]
+    if members.approvers:
+        lines.append(f"Approvers (APPROVER_USER_IDS): {ids(members.approvers)}")
+    if members.viewers:
+        lines.append(f"Viewers (VIEWER_USER_IDS): {ids(members.viewers)}")
+    lines.append(f"Granted here ({len(members.granted)}):")
     for user in members.granted:
         name = f" {esc(user.name)}" if user.name else ""
         by = f" by {user.added_by}" if user.added_by is not None else ""
@@ -387,7 +418,10 @@ def user_report(members: Members) -> str:
         )
     if not members.granted:
         lines.append("none yet: /invite makes a link, /users add ID lets someone in")
-    lines.append("<i>/users revoke ID takes access back.</i>")
+    lines.append(
+        "<i>/users role ID ROLE changes a role (viewer, buyer, approver, admin); "
+        "/users revoke ID takes access back.</i>"
+    )
     return "\n".join(lines)
 
 

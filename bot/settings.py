@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     telegram_base_url: str = Field(
         "https://api.telegram.org/bot", description="an http(s) URL of a Bot API server"
     )
+    telegram_base_file_url: str | None = Field(
+        None, description="an http(s) URL the Bot API serves files from"
+    )
     database_path: Path = Field(Path("var/procurement.db"), description="a file path")
     database_url: str | None = Field(
         None,
@@ -90,6 +93,12 @@ class Settings(BaseSettings):
         frozenset(), description="comma-separated numeric Telegram user ids, e.g. 12345,67890"
     )
     allowed_user_ids: IdList = Field(
+        frozenset(), description="comma-separated numeric Telegram user ids, e.g. 12345,67890"
+    )
+    viewer_user_ids: IdList = Field(
+        frozenset(), description="comma-separated numeric Telegram user ids, e.g. 12345,67890"
+    )
+    approver_user_ids: IdList = Field(
         frozenset(), description="comma-separated numeric Telegram user ids, e.g. 12345,67890"
     )
     twilio_account_sid: str | None = Field(None, description="an account SID starting with AC")
@@ -155,7 +164,22 @@ class Settings(BaseSettings):
         """The database's URL: DATABASE_URL, or the SQLite file DATABASE_PATH."""
         return self.database_url or f"sqlite:///{self.database_path}"
 
-    @field_validator("admin_user_ids", "allowed_user_ids", mode="before")
+    @property
+    def file_url(self) -> str:
+        """Where the Bot API serves files: TELEGRAM_BASE_FILE_URL, or TELEGRAM_BASE_URL with
+        its final /bot made /file/bot."""
+        if self.telegram_base_file_url:
+            return self.telegram_base_file_url
+        base = self.telegram_base_url
+        return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
+
+    @field_validator(
+        "admin_user_ids",
+        "allowed_user_ids",
+        "viewer_user_ids",
+        "approver_user_ids",
+        mode="before",
+    )
     @classmethod
     def _ids(cls, value: Any) -> frozenset[int]:
         return frozenset(int(part) for part in _split(value))
@@ -189,6 +213,13 @@ class Settings(BaseSettings):
     @classmethod
     def _source(cls, value: Any) -> PriceSource:
         return value if isinstance(value, PriceSource) else PriceSource.parse(str(value))
+
+    @field_validator("telegram_base_file_url")
+    @classmethod
+    def _file_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(value)
+        return value.rstrip("/") if value else value
 
     @field_validator("telegram_base_url", "twilio_base_url")
     @classmethod

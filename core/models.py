@@ -53,8 +53,18 @@ class InventoryItem:
 
 
 @dataclass(frozen=True)
+class PriceBreak:
+    """A lower unit price from an order quantity on (in the material's unit)."""
+
+    quantity: float
+    price: float
+
+
+@dataclass(frozen=True)
 class VendorQuote:
-    """A vendor's offer for one material."""
+    """A vendor's offer for one material. `pack_size` is the multiple the vendor sells in,
+    `breaks` its lower prices for larger orders, `quoted_at` when the quote was recorded (a
+    newer quote from the same vendor supersedes it)."""
 
     vendor: str
     material: str
@@ -64,6 +74,9 @@ class VendorQuote:
     delivery_days: int
     min_order_qty: float | None = None
     valid_until: date | None = None
+    pack_size: float | None = None
+    breaks: tuple[PriceBreak, ...] = ()
+    quoted_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.rating <= 5:
@@ -190,8 +203,13 @@ class SendResult:
 
 
 class Role(StrEnum):
-    ADMIN = "admin"
+    """What a user may do (core/access.py): viewers read, buyers also record moves, quotes
+    and files, approvers also approve purchases, admins also manage users and materials."""
+
+    VIEWER = "viewer"
     BUYER = "buyer"
+    APPROVER = "approver"
+    ADMIN = "admin"
 
 
 @dataclass(frozen=True)

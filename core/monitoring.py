@@ -16,7 +16,7 @@ from core.alert_rules import (
     price_move_alert,
     stock_alert,
 )
-from core.inventory import InventoryService
+from core.inventory import InventoryService, StockStatus
 from core.materials import MaterialCatalog
 from core.models import Advice, Alert, CurrentAdvice
 from core.ports import AdviceSource, AlertOutbox, Clock, PriceRepo, StateStore
@@ -88,14 +88,18 @@ class AlertMonitor:
 
     async def check_stock(self) -> list[Alert]:
         """LOW_INVENTORY for every material at its reorder point or lower."""
-        now = self._clock.now()
         raised = []
         for status in await self._inventory.statuses():
-            price = await self._prices.latest(status.material.key)
-            candidate = stock_alert(status, now, price)
-            if candidate is not None and (alert := await self.raise_alert(candidate)):
+            if alert := await self.check_stock_status(status):
                 raised.append(alert)
         return raised
+
+    async def check_stock_status(self, status: StockStatus) -> Alert | None:
+        """LOW_INVENTORY for one material's stock if it is at its reorder point or lower (a
+        stock move checks the stock it changed, in its own unit of work)."""
+        price = await self._prices.latest(status.material.key)
+        candidate = stock_alert(status, self._clock.now(), price)
+        return None if candidate is None else await self.raise_alert(candidate)
 
     async def check_advice(self) -> list[Alert]:
         """BUY_SIGNAL for every recommendation that turned BUY NOW since the last check.

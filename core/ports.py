@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 
+from core.domain.imports import Cell, ImportRecord, RawTable
+from core.domain.pending import PendingAction, PendingState
+from core.domain.stock import NewMove, StockMove
 from core.forecast_model import ForecastConfig, ModelForecast, ModelRun
 from core.models import (
     Alert,
@@ -53,6 +56,10 @@ class SystemClock:
 class MaterialRepo(Protocol):
     async def all(self) -> list[Material]: ...
 
+    async def upsert(self, material: Material) -> None:
+        """Adds the material at the end of the list, or changes it where it stands."""
+        ...
+
 
 class PriceRepo(Protocol):
     async def add(self, points: Sequence[PricePoint]) -> int:
@@ -83,12 +90,49 @@ class PriceRepo(Protocol):
         """For each material, its last price at or before its moment, in one query."""
         ...
 
+    async def times(self, material: str, start: datetime, end: datetime) -> set[datetime]:
+        """When the material has prices stored from `start` to `end` (inclusive), any source."""
+        ...
+
 
 class InventoryRepo(Protocol):
-    async def all(self) -> list[InventoryItem]: ...
+    async def all(self) -> list[InventoryItem]:
+        """Each stocked material's configured figures, with on hand from the ledger."""
+        ...
 
-    async def consumption(self, material: str, since: date) -> list[float]:
-        """Daily quantities consumed since `since`, oldest first."""
+    async def item(self, material: str) -> InventoryItem | None:
+        """One material's, as `all` gives them."""
+        ...
+
+    async def consumption(self, material: str, since: date) -> list[tuple[date, float]]:
+        """The recorded use of each day since `since` that has any, oldest first."""
+        ...
+
+    async def upsert(self, item: InventoryItem) -> None:
+        """Sets a material's configured figures (daily use, minimum, lead time); its on hand
+        is the ledger's and is not changed here."""
+        ...
+
+
+class StockMoveRepo(Protocol):
+    """The stock ledger: moves are only ever appended."""
+
+    async def add(self, move: NewMove) -> StockMove | None:
+        """Appends the move; None for an undo of a move that was undone already."""
+        ...
+
+    async def add_many(self, moves: Sequence[NewMove]) -> int:
+        """Appends moves in bulk (an import); returns how many."""
+        ...
+
+    async def get(self, move_id: int) -> StockMove | None: ...
+
+    async def recent(self, limit: int, material: str | None = None) -> list[StockMove]:
+        """The newest moves first, undone ones and undos included."""
+        ...
+
+    async def effective(self, material: str | None = None) -> list[StockMove]:
+        """The moves not undone (and not undos), oldest first."""
         ...
 
 
@@ -109,7 +153,67 @@ class NoOpenOrders:
 
 
 class VendorRepo(Protocol):
-    async def quotes(self, material: str) -> list[VendorQuote]: ...
+    async def quotes(self, material: str) -> list[VendorQuote]:
+        """Each vendor's newest quote for the material."""
+        ...
+
+
+class QuoteRepo(VendorRepo, Protocol):
+    async def add(
+        self,
+        quotes: Sequence[VendorQuote],
+        user_id: int | None,
+        user_name: str | None,
+        source: str,
+        import_id: int | None = None,
+    ) -> None:
+        """Records quotes (each with its `quoted_at`); older ones stay as history."""
+        ...
+
+    async def history(self, material: str | None = None) -> list[VendorQuote]:
+        """Every quote recorded, oldest first."""
+        ...
+
+
+class PendingActionRepo(Protocol):
+    async def add(self, action: PendingAction) -> PendingAction:
+        """Stores the action; returns it with its id."""
+        ...
+
+    async def get(self, action_id: int) -> PendingAction | None: ...
+
+    async def settle(self, action_id: int, state: PendingState, now: datetime) -> bool:
+        """Moves a pending action that has not expired to `state`; False if it was not
+        pending any more (answered already, or by someone else at the same moment)."""
+        ...
+
+
+class HandledUpdateRepo(Protocol):
+    """Telegram updates whose changes are booked: a redelivered one is recognised."""
+
+    async def claim(self, update_id: int, callback_query_id: str | None, at: datetime) -> bool:
+        """Records the update as handled; False if it was handled before."""
+        ...
+
+    async def reply(self, update_id: int) -> str | None:
+        """What was answered to the update the first time."""
+        ...
+
+    async def record(self, update_id: int, reply: str) -> None: ...
+
+    async def prune(self, before: datetime) -> int:
+        """Forgets updates handled before `before` (Telegram redelivers for a day at most)."""
+        ...
+
+
+class ImportRepo(Protocol):
+    async def find(self, digest: str) -> ImportRecord | None:
+        """The import of a file with these rows, if there was one."""
+        ...
+
+    async def add(self, record: ImportRecord) -> ImportRecord:
+        """Stores the import; returns it with its id."""
+        ...
 
 
 class AlertRepo(Protocol):
@@ -433,7 +537,8 @@ class QuietHoursRepo(Protocol):
 class UnitOfWork(Protocol):
     """One action's writes, through the repositories on it: committed together when the
     `async with` block ends normally, rolled back together when it raises (a receipt's stock
-    move, the alert it raises and that alert's deliveries are one action)."""
+    move, the alert it raises and that alert's deliveries are one action). Services called
+    inside the block write in the same unit of work."""
 
     # Read-only, so that a unit of work with more specific repositories (the SQL ones, the
     # fakes) is one.
@@ -444,7 +549,7 @@ class UnitOfWork(Protocol):
     @property
     def inventory(self) -> InventoryRepo: ...
     @property
-    def vendors(self) -> VendorRepo: ...
+    def vendors(self) -> QuoteRepo: ...
     @property
     def outbox(self) -> AlertOutbox: ...
     @property
@@ -457,6 +562,14 @@ class UnitOfWork(Protocol):
     def digests(self) -> DigestRepo: ...
     @property
     def quiet_hours(self) -> QuietHoursRepo: ...
+    @property
+    def stock(self) -> StockMoveRepo: ...
+    @property
+    def pending(self) -> PendingActionRepo: ...
+    @property
+    def handled(self) -> HandledUpdateRepo: ...
+    @property
+    def imports(self) -> ImportRepo: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -466,6 +579,19 @@ class UnitOfWork(Protocol):
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None: ...
+
+
+class Spreadsheets(Protocol):
+    """Reads CSV and XLSX files into tables and writes XLSX files (plain functions: callers
+    run them off the event loop)."""
+
+    def read(self, file_name: str, data: bytes) -> list[RawTable]:
+        """Raises UserError (one line, saying what works) for a file it cannot read."""
+        ...
+
+    def write(self, tables: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Cell]]]]) -> bytes:
+        """An XLSX file with one sheet per (title, header, rows)."""
+        ...
 
 
 class ForecastEngine(Protocol):

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
 from core.access import AccessPolicy, InviteService
+from core.adapters.spreadsheets import SpreadsheetFiles
+from core.alert_rules import AlertPolicy
 from core.alerts import AlertService
 from core.budget import BudgetService
 from core.digests import DigestService
+from core.domain.actors import Source
 from core.domain.digests import DigestSchedule
+from core.domain.imports import ImportRecord
 from core.domain.local_time import QuietHours
+from core.domain.pending import PendingAction, PendingState
+from core.domain.quotes import vendor_key
+from core.domain.stock import MoveKind, NewMove, StockMove, on_hand
 from core.domain.watches import Watch, WatchRule
 from core.forecast_model import ModelRun, naive_run
 from core.forecasting import Forecast, ForecastService
@@ -45,12 +53,18 @@ from core.models import (
     User,
     VendorQuote,
 )
+from core.monitoring import AlertMonitor
 from core.ports import FeedBatch, ForecastEngine
 from core.price_guard import PriceGuard
 from core.prices import PriceService
 from core.quiet_hours import QuietHoursService
 from core.recipients import RecipientDirectory
 from core.services import Services
+from core.services.imports import ImportService
+from core.services.materials import MaterialService
+from core.services.once import ExactlyOnce
+from core.services.quotes import QuoteService
+from core.services.stock import StockLedger
 from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
 from core.watches import WatchService
@@ -126,21 +140,97 @@ class FakePriceRepo:
         found = {m: await self.at_or_before(m, at) for m, at in moments.items()}
         return {m: p for m, p in found.items() if p is not None}
 
+    async def times(self, material: str, start: datetime, end: datetime) -> set[datetime]:
+        return {p.at for p in self._of(material) if start <= p.at <= end}
+
 
 class FakeInventoryRepo:
+    """InventoryRepo and StockMoveRepo over one list of moves, as the SQL ledger: each item's
+    `on_hand` is its opening balance, counted before any move; `consumption` gives each
+    material's recorded daily use for the days up to yesterday (oldest first)."""
+
     def __init__(
         self,
         items: Sequence[InventoryItem] = (),
         consumption: dict[str, list[float]] | None = None,
+        clock: FakeClock | None = None,
     ) -> None:
         self.items = list(items)
         self.daily_use = consumption or {}
+        self.moves: list[StockMove] = []
+        self._clock = clock or FakeClock()
 
     async def all(self) -> list[InventoryItem]:
-        return list(self.items)
+        return [replace(i, on_hand=self._on_hand(i)) for i in self.items]
 
-    async def consumption(self, material: str, since: date) -> list[float]:
-        return list(self.daily_use.get(material, []))
+    async def item(self, material: str) -> InventoryItem | None:
+        return next((i for i in await self.all() if i.material == material), None)
+
+    def _on_hand(self, item: InventoryItem) -> float:
+        opening = StockMove(
+            item.material,
+            MoveKind.COUNT,
+            item.on_hand,
+            datetime.min.replace(tzinfo=UTC),
+            Source.IMPORT,
+            id=0,
+        )
+        return on_hand([opening, *self._effective(item.material)])
+
+    def _effective(self, material: str | None = None) -> list[StockMove]:
+        undone = {m.undoes for m in self.moves if m.undoes is not None}
+        return [
+            replace(m, undone_by=None)
+            for m in self.moves
+            if m.undoes is None and m.id not in undone and material in (None, m.material)
+        ]
+
+    async def consumption(self, material: str, since: date) -> list[tuple[date, float]]:
+        today = self._clock.now().date()
+        legacy = self.daily_use.get(material, [])
+        days: dict[date, float] = {
+            today - timedelta(days=len(legacy) - i): q for i, q in enumerate(legacy)
+        }
+        for move in self._effective(material):
+            if move.kind is MoveKind.USE:
+                day = move.at.date()
+                days[day] = days.get(day, 0.0) + move.quantity
+        return sorted((d, q) for d, q in days.items() if d >= since)
+
+    async def upsert(self, item: InventoryItem) -> None:
+        kept = [i for i in self.items if i.material != item.material]
+        old = next((i for i in self.items if i.material == item.material), None)
+        self.items = [*kept, replace(item, on_hand=old.on_hand if old else 0.0)]
+
+    # StockMoveRepo
+    async def add(self, move: NewMove) -> StockMove | None:
+        if move.undoes is not None and any(m.undoes == move.undoes for m in self.moves):
+            return None
+        stored = StockMove(
+            **{f.name: getattr(move, f.name) for f in fields(move)}, id=len(self.moves) + 1
+        )
+        self.moves.append(stored)
+        return stored
+
+    async def add_many(self, moves: Sequence[NewMove]) -> int:
+        for move in moves:
+            await self.add(move)
+        return len(moves)
+
+    def _with_undone_by(self, move: StockMove) -> StockMove:
+        by = next((m.id for m in self.moves if m.undoes == move.id), None)
+        return replace(move, undone_by=by)
+
+    async def get(self, move_id: int) -> StockMove | None:
+        found = next((m for m in self.moves if m.id == move_id), None)
+        return None if found is None else self._with_undone_by(found)
+
+    async def recent(self, limit: int, material: str | None = None) -> list[StockMove]:
+        chosen = [self._with_undone_by(m) for m in self.moves if material in (None, m.material)]
+        return sorted(chosen, key=lambda m: (m.at, m.id), reverse=True)[:limit]
+
+    async def effective(self, material: str | None = None) -> list[StockMove]:
+        return sorted(self._effective(material), key=lambda m: (m.at, m.id))
 
 
 class FakeInboundOrders:
@@ -154,11 +244,177 @@ class FakeInboundOrders:
 
 
 class FakeVendorRepo:
+    """QuoteRepo in memory: each vendor's newest quote is its quote."""
+
     def __init__(self, quotes: Sequence[VendorQuote] = ()) -> None:
         self.quotes_stored = list(quotes)
 
     async def quotes(self, material: str) -> list[VendorQuote]:
-        return [q for q in self.quotes_stored if q.material == material]
+        newest: dict[str, VendorQuote] = {}
+        for q in self.quotes_stored:
+            if q.material == material:
+                newest[vendor_key(q.vendor)] = q
+        return sorted(newest.values(), key=lambda q: q.vendor)
+
+    async def history(self, material: str | None = None) -> list[VendorQuote]:
+        return [q for q in self.quotes_stored if material in (None, q.material)]
+
+    async def add(
+        self,
+        quotes: Sequence[VendorQuote],
+        user_id: int | None,
+        user_name: str | None,
+        source: str,
+        import_id: int | None = None,
+    ) -> None:
+        self.quotes_stored += quotes
+
+
+class FakeMaterialRepo:
+    def __init__(self, materials: Sequence[Material] = ()) -> None:
+        self.materials = list(materials)
+
+    async def all(self) -> list[Material]:
+        return list(self.materials)
+
+    async def upsert(self, material: Material) -> None:
+        for index, known in enumerate(self.materials):
+            if known.key == material.key:
+                self.materials[index] = material
+                return
+        self.materials.append(material)
+
+
+class FakePendingActionRepo:
+    def __init__(self) -> None:
+        self.actions: dict[int, PendingAction] = {}
+
+    async def add(self, action: PendingAction) -> PendingAction:
+        stored = replace(action, id=len(self.actions) + 1)
+        self.actions[stored.id] = stored
+        return stored
+
+    async def get(self, action_id: int) -> PendingAction | None:
+        return self.actions.get(action_id)
+
+    async def settle(self, action_id: int, state: PendingState, now: datetime) -> bool:
+        action = self.actions.get(action_id)
+        if action is None or action.state is not PendingState.PENDING or action.expired(now):
+            return False
+        self.actions[action_id] = replace(action, state=state)
+        return True
+
+
+class FakeHandledUpdateRepo:
+    def __init__(self) -> None:
+        self.handled: dict[int, tuple[str | None, datetime, str | None]] = {}
+
+    async def claim(self, update_id: int, callback_query_id: str | None, at: datetime) -> bool:
+        if update_id in self.handled or (
+            callback_query_id is not None
+            and any(q == callback_query_id for q, _, _ in self.handled.values())
+        ):
+            return False
+        self.handled[update_id] = (callback_query_id, at, None)
+        return True
+
+    async def reply(self, update_id: int) -> str | None:
+        return self.handled[update_id][2] if update_id in self.handled else None
+
+    async def record(self, update_id: int, reply: str) -> None:
+        query, at, _ = self.handled[update_id]
+        self.handled[update_id] = (query, at, reply)
+
+    async def prune(self, before: datetime) -> int:
+        old = [u for u, (_, at, _) in self.handled.items() if at < before]
+        for update_id in old:
+            del self.handled[update_id]
+        return len(old)
+
+
+class FakeImportRepo:
+    def __init__(self) -> None:
+        self.records: list[ImportRecord] = []
+
+    async def find(self, digest: str) -> ImportRecord | None:
+        return next((r for r in self.records if r.digest == digest), None)
+
+    async def add(self, record: ImportRecord) -> ImportRecord:
+        stored = replace(record, id=len(self.records) + 1)
+        self.records.append(stored)
+        return stored
+
+
+class FakeUnitOfWork:
+    """The unit of work over the fakes (new ones for those not given): what the block changed
+    is put back when it raises. Blocks entered inside an open one join it; calling it gives
+    itself, as the factory core services take."""
+
+    def __init__(
+        self,
+        *,
+        prices: FakePriceRepo | None = None,
+        inventory: FakeInventoryRepo | None = None,
+        vendors: FakeVendorRepo | None = None,
+        outbox: FakeOutbox | None = None,
+        state: FakeStateStore | None = None,
+    ) -> None:
+        self.materials = FakeMaterialRepo(MATERIALS)
+        self.prices = prices or FakePriceRepo()
+        self.inventory = inventory or FakeInventoryRepo()
+        self.stock = self.inventory  # one ledger: the stock moves and what they add up to
+        self.vendors = vendors or FakeVendorRepo()
+        self.outbox = self.held = outbox or FakeOutbox()
+        self.state = state or FakeStateStore()
+        self.pending = FakePendingActionRepo()
+        self.handled = FakeHandledUpdateRepo()
+        self.imports = FakeImportRepo()
+        self.watches = FakeWatchRepo()
+        self.digests = FakeDigestRepo()
+        self.quiet_hours = FakeQuietHoursRepo()
+        self._repos: list[object] = [
+            self.materials,
+            self.prices,
+            self.inventory,
+            self.vendors,
+            self.outbox,
+            self.state,
+            self.pending,
+            self.handled,
+            self.imports,
+            self.watches,
+            self.digests,
+            self.quiet_hours,
+        ]
+        self._depth = 0
+        self._saved: list[dict[str, object]] = []
+        self.commits = 0
+
+    def __call__(self) -> FakeUnitOfWork:
+        return self
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        if self._depth == 0:
+            self._saved = [
+                {
+                    key: value if isinstance(value, FakeClock) else copy.deepcopy(value)
+                    for key, value in vars(repo).items()
+                }
+                for repo in self._repos
+            ]
+        self._depth += 1
+        return self
+
+    async def __aexit__(self, kind: object, error: object, traceback: object) -> None:
+        self._depth -= 1
+        if self._depth:
+            return
+        if error is not None:
+            for repo, state in zip(self._repos, self._saved, strict=True):
+                vars(repo).clear()
+                vars(repo).update(state)
+        else:
+            self.commits += 1
 
 
 def _listed(alert: Alert, material: str | None, chat: str | None) -> bool:
@@ -674,46 +930,6 @@ class FakeQuietHoursRepo:
             self.hours[new] = self.hours.pop(old)
 
 
-@dataclass
-class FakeUnitOfWork:
-    """UnitOfWork over the in-memory fakes: they share their state with whoever holds them, and
-    a unit of work counts its commits (nothing is rolled back: the SQL tests cover that)."""
-
-    prices: FakePriceRepo = field(default_factory=FakePriceRepo)
-    outbox: FakeOutbox = field(default_factory=FakeOutbox)
-    state: FakeStateStore = field(default_factory=FakeStateStore)
-    watches: FakeWatchRepo = field(default_factory=FakeWatchRepo)
-    digests: FakeDigestRepo = field(default_factory=FakeDigestRepo)
-    quiet_hours: FakeQuietHoursRepo = field(default_factory=FakeQuietHoursRepo)
-    inventory: FakeInventoryRepo = field(default_factory=FakeInventoryRepo)
-    vendors: FakeVendorRepo = field(default_factory=FakeVendorRepo)
-    commits: int = 0
-
-    @property
-    def materials(self) -> FakeMaterialRepo:
-        return FakeMaterialRepo()
-
-    @property
-    def held(self) -> FakeOutbox:
-        return self.outbox
-
-    def __call__(self) -> FakeUnitOfWork:
-        """A new unit of work over the same repositories (the factory core services take)."""
-        return self
-
-    async def __aenter__(self) -> FakeUnitOfWork:
-        return self
-
-    async def __aexit__(self, kind: object, error: object, traceback: object) -> None:
-        if error is None:
-            self.commits += 1
-
-
-class FakeMaterialRepo:
-    async def all(self) -> list[Material]:
-        return list(MATERIALS)
-
-
 def daily_prices(
     material: str, closes: Sequence[float], end: datetime = NOW, source: str = "test"
 ) -> list[PricePoint]:
@@ -731,7 +947,9 @@ def stock_item(material: str = "copper", **changes: object) -> InventoryItem:
 
 
 def quote(vendor: str, material: str = "copper", **changes: object) -> VendorQuote:
-    base = VendorQuote(vendor, material, 9000.0, "USD", 4.0, 10, 5.0, date(2026, 12, 31))
+    base = VendorQuote(
+        vendor, material, 9000.0, "USD", 4.0, 10, 5.0, date(2026, 12, 31), quoted_at=NOW
+    )
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -753,21 +971,37 @@ def make_services(
     state: FakeStateStore | None = None,
     uow: FakeUnitOfWork | None = None,
     inbound: FakeInboundOrders | None = None,
+    viewers: frozenset[int] = frozenset(),
+    approvers: frozenset[int] = frozenset(),
 ) -> Services:
     """The core services over fakes, as the composition root builds them over SQLite. With an
-    `outbox`, /alerts reads the alerts recorded there with their deliveries; `uow` holds the
-    repositories of the chats' own watches, digests and quiet hours."""
+    `outbox`, /alerts reads the alerts recorded there with their deliveries (and a stock move's
+    LOW_INVENTORY alert is recorded there). Pass `uow` to look at what the writes stored (its
+    repositories are the ones given here, or its own)."""
     catalog = MaterialCatalog(MATERIALS)
     clock = clock or FakeClock()
     users = users or FakeUserRepo()
     subscriptions = subscriptions or FakeSubscriptionRepo()
-    access = AccessPolicy(admins, allowed, users, clock)
+    access = AccessPolicy(admins, allowed, users, clock, viewers, approvers)
     prices = prices or FakePriceRepo()
     outbox = outbox or (uow.outbox if uow is not None else None)
-    uow = uow or FakeUnitOfWork(prices=prices, outbox=outbox or FakeOutbox())
-    stock = InventoryService(catalog, inventory or FakeInventoryRepo(), clock)
+    inventory = inventory or (uow.inventory if uow is not None else FakeInventoryRepo())
+    inventory._clock = clock
+    vendors = vendors or (uow.vendors if uow is not None else FakeVendorRepo())
+    stock_outbox = outbox or FakeOutbox()
+    uow = uow or FakeUnitOfWork(
+        prices=prices, inventory=inventory, vendors=vendors, outbox=stock_outbox
+    )
+    stock = InventoryService(catalog, inventory, clock)
     price_service = PriceService(catalog, prices)
     alert_repo = alerts or outbox or FakeAlertRepo()
+    recipients = RecipientDirectory(
+        subscriptions, clock, whatsapp_numbers, whatsapp_enabled, queue=outbox
+    )
+    stock_alerts = AlertMonitor(
+        catalog, prices, stock, stock_outbox, recipients, FakeStateStore(), clock, AlertPolicy()
+    )
+    materials = MaterialService(catalog, uow, clock)
     forecasts = budgets = None
     if forecast_engine is not None:
         forecasts = ForecastService(
@@ -779,18 +1013,19 @@ def make_services(
         clock=clock,
         prices=price_service,
         inventory=stock,
-        vendors=VendorService(vendors or FakeVendorRepo(), clock),
+        vendors=VendorService(vendors, clock),
         alerts=AlertService(alert_repo, outbox),
         access=access,
         invites=InviteService(invites or FakeInviteRepo(), access, users, clock),
         subscriptions=SubscriptionService(subscriptions, clock, outbox),
-        recipients=RecipientDirectory(
-            subscriptions,
-            clock,
-            whatsapp_numbers,
-            whatsapp_enabled,
-            queue=outbox,
+        recipients=recipients,
+        ledger=StockLedger(catalog, uow, stock, clock, stock_alerts),
+        quotes=QuoteService(catalog, uow, clock),
+        materials=materials,
+        imports=ImportService(
+            catalog, uow, clock, SpreadsheetFiles(), materials, stock, stock_alerts
         ),
+        once=ExactlyOnce(uow, clock),
         forecasts=forecasts,
         price_guard=PriceGuard(
             catalog, prices, state or FakeStateStore(), clock, outbox=outbox, access=access

@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.commands import COMMANDS, Caller, Renderer, execute, parse, parse_moment
+from bot.chat.commands.prices import parse_moment
+from bot.commands import COMMANDS, Caller, Renderer, execute, parse
 from bot.formatting import Reply, esc, pct, split_message, stock_line, vendor_report
 from core.adapters.prophet_model import ProphetEngine
 from core.inventory import assess_stock

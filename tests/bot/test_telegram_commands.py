@@ -258,7 +258,6 @@ async def test_plain_text_points_to_the_commands(telegram_bot: RunningBot, buyer
 
 
 PHOTO = {"photo": [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]}
-DOCUMENT = {"document": {"file_id": "d1", "file_unique_id": "u2", "file_name": "stock.csv"}}
 PDF = {"document": {"file_id": "d2", "file_unique_id": "u3", "file_name": "quote.pdf"}}
 VOICE = {"voice": {"file_id": "v1", "file_unique_id": "u4", "duration": 3}}
 STICKER = {
@@ -289,21 +288,21 @@ async def send_attachment(bot: RunningBot, user: FakeUser, attachment: dict[str,
     return Turn([m for m in bot.api.sent_to(chat.id) if m.message_id not in before])
 
 
-@pytest.mark.parametrize("attachment", [PHOTO, PDF, VOICE, STICKER])
-async def test_a_file_or_photo_the_bot_cannot_use_gets_one_line_saying_what_it_can(
-    telegram_bot: RunningBot, buyer: FakeUser, attachment: dict[str, Any]
+@pytest.mark.parametrize("attachment", [PHOTO, VOICE, STICKER])
+async def test_a_photo_voice_message_or_sticker_gets_one_line_saying_what_the_bot_reads(
+    telegram_bot: RunningBot, buyer: FakeUser, stranger: FakeUser, attachment: dict[str, Any]
 ) -> None:
     answer = one_line_answer(await send_attachment(telegram_bot, buyer, attachment))
-    assert answer.startswith("I read only commands, not files, photos, voice messages")
+    assert answer.startswith("I read commands and CSV or XLSX files, not photos")
+    refused = await send_attachment(telegram_bot, stranger, attachment)
+    assert "Your Telegram user id is" in refused.text
 
 
-async def test_a_spreadsheet_is_told_that_file_import_is_not_available_yet(
-    telegram_bot: RunningBot, buyer: FakeUser, stranger: FakeUser
+async def test_a_file_that_is_not_a_spreadsheet_gets_one_line_saying_what_is_imported(
+    telegram_bot: RunningBot, buyer: FakeUser
 ) -> None:
-    answer = one_line_answer(await send_attachment(telegram_bot, buyer, DOCUMENT))
-    assert answer.startswith("File import is not available yet")
-    refused = await send_attachment(telegram_bot, stranger, DOCUMENT)
-    assert "Your Telegram user id is" in refused.text and "import" not in refused.text
+    answer = one_line_answer(await send_attachment(telegram_bot, buyer, PDF))
+    assert answer.startswith("I import CSV and XLSX files only")
 
 
 async def test_the_bot_shows_what_it_is_doing_while_it_works(
@@ -348,8 +347,21 @@ async def test_the_command_menu_is_set_for_private_chats_groups_and_admins(
         "unwatch",
         "digest",
         "quiet",
+        "use",
+        "receive",
+        "count",
+        "moves",
+        "quote",
+        "export",
     ]
     assert [c["command"] for c in menus["all_group_chats"]] == private[1:]
-    admins = [c["command"] for c in menus[f"chat:{admin.id}"]]
-    assert set(admins) - set(private) == {"whatsapp", "invite", "users", "prices", "status"}
+    for_admin = [c["command"] for c in menus[f"chat:{admin.id}"]]
+    assert [c for c in for_admin if c not in private] == [
+        "whatsapp",
+        "material",
+        "invite",
+        "users",
+        "prices",
+        "status",
+    ]
     assert menus["all_private_chats"][2]["description"].startswith("Latest prices with")

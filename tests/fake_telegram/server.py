@@ -53,7 +53,9 @@ CHAT_ACTIONS = {
     "record_video_note",
     "upload_video_note",
 }
-SEND_METHODS = {"sendMessage", "sendPhoto"}
+SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
+# Bots may download files up to this size (getFile refuses larger ones).
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ class ApiCall:
     status: int = 0
     description: str = ""
     instance: str = ""  # which bot process called, when it uses `url_for(instance)`
+    file_names: dict[str, str] = field(default_factory=dict)
 
     def value(self, name: str) -> Any:
         """A parameter decoded from its form text (JSON where it is JSON)."""
@@ -197,6 +200,7 @@ class Message:
     text: str | None = None  # what the reader sees (entities parsed), of a text message
     html: str | None = None  # what the bot sent, before parsing
     caption: str | None = None
+    document: tuple[str, bytes] | None = field(default=None, repr=False)  # name, content
     photo: bytes | None = field(default=None, repr=False)
     photo_size: tuple[int, int] | None = None
     buttons: list[list[Button]] = field(default_factory=list)
@@ -244,6 +248,14 @@ class Message:
             ]
         if self.caption is not None:
             data["caption"] = self.caption
+        if self.document is not None:
+            name, content = self.document
+            data["document"] = {
+                "file_id": f"document-{self.message_id}",
+                "file_unique_id": f"d{self.message_id}",
+                "file_name": name,
+                "file_size": len(content),
+            }
         if self.reply_markup is not None:
             data["reply_markup"] = self.reply_markup
         if self.edits:
@@ -335,6 +347,13 @@ class FakeBotApi:
         self._injections: list[_Injection] = []
         self._sent_times: deque[float] = deque()
         self._runner: web.AppRunner | None = None
+        # files users sent, by file_id: (name, content, mime type, size Telegram reports)
+        self.files: dict[str, tuple[str, bytes, str, int]] = {}
+        self.downloads: list[str] = []  # file paths the bot downloaded
+        self._sent_updates: dict[int, dict[str, Any]] = {}
+        # True: the polls that confirm updates never reach "Telegram" (the bot died first), so
+        # updates are kept and handed out again to a poll that asks from an earlier offset.
+        self.confirmations_lost = False
 
     # --- running -------------------------------------------------------------------------
 
@@ -351,6 +370,7 @@ class FakeBotApi:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._download)
         app.router.add_route("*", "/{instance}/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
@@ -358,6 +378,7 @@ class FakeBotApi:
         await site.start()
         bound = self._runner.addresses[0]
         self.base_url = f"http://{bound[0]}:{bound[1]}/bot"
+        self.base_file_url = f"http://{bound[0]}:{bound[1]}/file/bot"
 
     def url_for(self, instance: str) -> str:
         """A base URL of this fake for one of several bot processes: its calls record
@@ -392,7 +413,9 @@ class FakeBotApi:
     def queue_update(self, kind: str, payload: dict[str, Any]) -> int:
         """Queues an update for getUpdates; returns its update_id."""
         update_id = self._last_queued = next(self._update_ids)
-        self._updates.append({"update_id": update_id, kind: payload})
+        update = {"update_id": update_id, kind: payload}
+        self._updates.append(update)
+        self._sent_updates[update_id] = update
         self._queued_at[update_id] = time.monotonic()
         self._new_updates.set()
         return update_id
@@ -414,6 +437,42 @@ class FakeBotApi:
         self.messages[(chat.id, message.message_id)] = message
         message.update_id = self.queue_update("message", message.as_json())
         return message
+
+    def send_document(
+        self,
+        user: FakeUser,
+        file_name: str,
+        content: bytes,
+        mime_type: str = "text/csv",
+        size: int | None = None,
+        chat: FakeChat | None = None,
+    ) -> Message:
+        """`user` sends a file (a document message, as Telegram gives it: file_id, name, MIME
+        type, size; `size` overrides the size Telegram reports)."""
+        chat = chat or self.chats[user.id]
+        message = Message(next(self._message_ids), chat, int(time.time()), user)
+        file_id = f"BQACAgI-{message.message_id}-{len(self.files)}"
+        reported = len(content) if size is None else size
+        self.files[file_id] = (file_name, content, mime_type, reported)
+        message.extra["document"] = {
+            "file_id": file_id,
+            "file_unique_id": f"AgAD{message.message_id}",
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": reported,
+        }
+        self.messages[(chat.id, message.message_id)] = message
+        message.update_id = self.queue_update("message", message.as_json())
+        return message
+
+    def redeliver(self, update_id: int) -> None:
+        """Hands an update out again, as Telegram does when the bot never confirmed it (it
+        died before asking for an offset past it)."""
+        update = self._sent_updates[update_id]
+        self._updates.append(update)
+        self._updates = deque(sorted(self._updates, key=lambda u: u["update_id"]))
+        self._queued_at[update_id] = time.monotonic()
+        self._new_updates.set()
 
     def press(self, user: FakeUser, message: Message, label: str) -> str:
         """`user` presses the button labelled `label` under `message`; returns the query id."""
@@ -548,7 +607,7 @@ class FakeBotApi:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         try:
-            params, files = await _read(request)
+            params, files, names = await _read(request)
         except ConnectionResetError:  # the bot went away mid-request (it was stopped)
             return web.Response(status=499)
         call = ApiCall(
@@ -558,6 +617,7 @@ class FakeBotApi:
             time.monotonic(),
             instance=request.match_info.get("instance", ""),
         )
+        call.file_names = names
         self.calls.append(call)
         self._activity.set()  # a long poll is seen when it starts, not when it ends
         try:
@@ -647,10 +707,15 @@ class FakeBotApi:
         deadline = time.monotonic() + timeout
         while True:
             self._new_updates.clear()
-            while self._updates and self._updates[0]["update_id"] < offset:
-                self._updates.popleft()  # confirmed
-            if self._updates or self._closing.is_set():
-                batch = list(itertools.islice(self._updates, limit))
+            while (
+                self._updates
+                and self._updates[0]["update_id"] < offset
+                and not self.confirmations_lost
+            ):
+                self._updates.popleft()  # confirmed: Telegram forgets it
+            waiting = [u for u in self._updates if u["update_id"] >= offset]
+            if waiting or self._closing.is_set():
+                batch = waiting[:limit]
                 now = time.monotonic()
                 for update in batch:
                     self.delivered_at.setdefault(update["update_id"], now)
@@ -740,6 +805,48 @@ class FakeBotApi:
         message.html = call.params.get("caption")
         self._announce(message)
         return message.as_json()
+
+    async def _api_sendDocument(self, call: ApiCall) -> dict[str, Any]:
+        chat = self._chat(call)
+        part = "document"
+        if part not in call.files:
+            part = call.params.get("document", "").removeprefix("attach://")
+        content = call.files.get(part)
+        if content is None:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified", True)
+        caption = self._parse(call, "caption", CAPTION_LIMIT, "message caption is too long")
+        message = self._new_message(chat, call)
+        message.document = (call.file_names.get(part, "document"), content)
+        message.caption = caption if "caption" in call.params else None
+        message.html = call.params.get("caption")
+        self._announce(message)
+        return message.as_json()
+
+    async def _api_getFile(self, call: ApiCall) -> dict[str, Any]:
+        file_id = call.params["file_id"]
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        name, _, _, size = self.files[file_id]
+        if size > DOWNLOAD_LIMIT:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": size,
+            "file_path": f"documents/{file_id}/{name}",
+        }
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """The file download route, `<base file url><token>/<file_path>`."""
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401, text="Unauthorized")
+        path = request.match_info["path"]
+        parts = path.split("/")
+        if len(parts) < 3 or parts[0] != "documents" or parts[1] not in self.files:
+            return web.Response(status=404, text="Not Found")
+        self.downloads.append(path)
+        self._activity.set()
+        return web.Response(body=self.files[parts[1]][1])
 
     async def _api_editMessageText(self, call: ApiCall) -> dict[str, Any]:
         chat = self._chat(call)
@@ -841,10 +948,14 @@ class FakeBotApi:
             message.buttons.append(buttons)
 
 
-async def _read(request: web.Request) -> tuple[dict[str, str], dict[str, bytes]]:
-    """Form fields (as text) and file parts of a Bot API request, however it was encoded."""
+async def _read(
+    request: web.Request,
+) -> tuple[dict[str, str], dict[str, bytes], dict[str, str]]:
+    """Form fields (as text), file parts and the files' names of a Bot API request, however
+    it was encoded."""
     params = dict(request.query)
     files: dict[str, bytes] = {}
+    names: dict[str, str] = {}
     if request.content_type == "application/json":
         for name, value in (await request.json()).items():
             params[name] = value if isinstance(value, str) else json.dumps(value)
@@ -852,6 +963,7 @@ async def _read(request: web.Request) -> tuple[dict[str, str], dict[str, bytes]]
         for name, value in (await request.post()).items():
             if isinstance(value, web.FileField):
                 files[name] = value.file.read()
+                names[name] = value.filename
             else:
                 params[name] = str(value)
-    return params, files
+    return params, files, names

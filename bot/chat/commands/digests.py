@@ -4,11 +4,11 @@ core/quiet_hours.py), with the price overview chart a digest comes with."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot import charts
 from bot.chat.commands.watches import NOT_A_CHAT
+from bot.chat.request import Command, Request
 from bot.formatting import Button, Reply, esc, summary_message
 from bot.rendering import Renderer
 from core.digests import DigestService
@@ -24,9 +24,6 @@ from core.errors import UserError
 from core.models import Channel, Role
 from core.quiet_hours import QuietHoursService
 from core.services import Services
-
-if TYPE_CHECKING:
-    from bot.commands import Command, Request
 
 DIGEST_USAGE = "/digest [HH:MM [TIMEZONE] | off]"
 QUIET_USAGE = "/quiet HH:MM-HH:MM [TIMEZONE] | off"
@@ -167,25 +164,21 @@ def _now_or_next(hours: QuietHours, request: Request) -> str:
     return f"They are off now and start at {clock_text(hours.starts)}"
 
 
-def commands() -> tuple[Command, ...]:
-    """The commands of this module, for the registry in bot/commands.py (which this module
-    builds on, so it imports it only here)."""
-    from bot.commands import Command
-
-    return (
-        Command(
-            "digest",
-            DIGEST_USAGE,
-            "/digest 07:30 Europe/Berlin",
-            "a daily summary at that local time; alone: the digest now.",
-            digest,
-            draws_chart=lambda args: not args,
-        ),
-        Command(
-            "quiet",
-            QUIET_USAGE,
-            "/quiet 22:00-07:00 Europe/Berlin",
-            "WARNING and INFO alerts wait during those hours, then come as one message.",
-            quiet,
-        ),
-    )
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "digest",
+        DIGEST_USAGE,
+        "/digest 07:30 Europe/Berlin",
+        "a daily summary at that local time; alone: the digest now.",
+        digest,
+        draws_chart=lambda args: not args,
+    ),
+    Command(
+        "quiet",
+        QUIET_USAGE,
+        "/quiet 22:00-07:00 Europe/Berlin",
+        "WARNING and INFO alerts wait during those hours, then come as one message.",
+        quiet,
+        writes=True,
+    ),
+)

@@ -6,14 +6,10 @@ starting `PROBLEM:`, for monitors that grep), HTML in a chat.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bot import __version__
+from bot.chat.request import Command, Request
 from bot.formatting import Reply, esc
 from core.health import Health, InstanceRole, clock_time, duration
-
-if TYPE_CHECKING:
-    from bot.commands import Command, Request
 
 
 def headline(health: Health) -> tuple[str, str]:
@@ -135,18 +131,13 @@ async def status(request: Request) -> Reply:
     return Reply(status_html(await health.report()), refresh="/status")
 
 
-def commands() -> tuple[Command, ...]:
-    """This feature's entries for the registry in bot/commands.py (built when it asks, so that
-    either module may be imported first)."""
-    from bot.commands import Command
-
-    return (
-        Command(
-            "status",
-            "/status",
-            "/status",
-            "health of the price feed, retraining, outbox, backend and role (admins).",
-            status,
-            admin_only=True,
-        ),
-    )
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "status",
+        "/status",
+        "/status",
+        "health of the price feed, retraining, outbox, backend and role (admins).",
+        status,
+        admin_only=True,
+    ),
+)

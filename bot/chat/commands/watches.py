@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+from bot.chat.request import Command, Request
 from bot.formatting import Button, Reply, amount, esc, moment, short_date
 from core.domain.watches import (
     MAX_LASTS_DAYS,
@@ -24,9 +24,6 @@ from core.errors import UserError
 from core.materials import MaterialCatalog
 from core.models import Channel, Material, Role
 from core.watches import Added, Listed, Removal, WatchService
-
-if TYPE_CHECKING:
-    from bot.commands import Command, Request
 
 WATCH_USAGE = (
     "/watch MATERIAL above|below PRICE [once] [for Nd] or /watch MATERIAL move PCT [DAYS] [for Nd]"
@@ -312,25 +309,22 @@ def _number(text: str) -> int | None:
     return int(text) if text.isdigit() and 0 < int(text) < 2**53 else None
 
 
-def commands() -> tuple[Command, ...]:
-    """The commands of this module, for the registry in bot/commands.py (which this module
-    builds on, so it imports it only here)."""
-    from bot.commands import Command
-
-    return (
-        Command(
-            "watch",
-            WATCH_USAGE,
-            "/watch copper below 9000",
-            "this chat's own price alert: a level crossed, or a move of PCT% in DAYS days.",
-            watch,
-        ),
-        Command("watches", "/watches", "/watches", "this chat's watches and their state.", watches),
-        Command(
-            "unwatch",
-            UNWATCH_USAGE,
-            "/unwatch 3",
-            "remove a watch (yours, or any as an admin).",
-            unwatch,
-        ),
-    )
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "watch",
+        WATCH_USAGE,
+        "/watch copper below 9000",
+        "this chat's own price alert: a level crossed, or a move of PCT% in DAYS days.",
+        watch,
+        writes=True,
+    ),
+    Command("watches", "/watches", "/watches", "this chat's watches and their state.", watches),
+    Command(
+        "unwatch",
+        UNWATCH_USAGE,
+        "/unwatch 3",
+        "remove a watch (yours, or any as an admin).",
+        unwatch,
+        writes=True,
+    ),
+)

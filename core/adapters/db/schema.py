@@ -62,11 +62,15 @@ ALERT_TYPES = (
     "HELD_ALERTS",
 )
 SEVERITIES = ("CRITICAL", "WARNING", "INFO")
-ROLES = ("admin", "buyer")
+ROLES = ("viewer", "buyer", "approver", "admin")
 CHANNELS = ("telegram", "whatsapp")
 DELIVERY_STATES = ("pending", "sending", "sent", "failed", "held")
 WATCH_KINDS = ("above", "below", "move")
 DIRECTIONS = ("up", "down", "either")
+MOVE_KINDS = ("receive", "use", "count")
+SOURCES = ("telegram", "console", "import")
+PENDING_KINDS = ("move", "import")
+PENDING_STATES = ("pending", "done", "cancelled")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
@@ -118,6 +122,8 @@ daily_closes = sa.Table(
     sa.Column("price", sa.Float, nullable=False),
 )
 
+# A material's configured figures. Its stock on hand is the stock ledger's; `on_hand` here is
+# what it was when the ledger began (kept for old databases, not read any more).
 inventory = sa.Table(
     "inventory",
     metadata,
@@ -137,19 +143,55 @@ inventory = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
-consumption = sa.Table(
-    "consumption",
+# Files imported: the digest of their checked rows makes an import of the same rows a no-op.
+imports = sa.Table(
+    "imports",
     metadata,
-    _material(primary_key=True),
-    sa.Column("day", sa.Date, primary_key=True),
-    sa.Column("quantity", sa.Float, sa.CheckConstraint("quantity >= 0"), nullable=False),
+    sa.Column("id", RowId, primary_key=True),
+    sa.Column("digest", sa.Text, nullable=False, unique=True),
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("user_id", UserId),
+    sa.Column("user_name", sa.Text),
+    sa.Column("chat_id", UserId),
+    sa.Column("source", sa.Text, _one_of("source", SOURCES), nullable=False),
 )
 
-vendor_quotes = sa.Table(
-    "vendor_quotes",
+# The stock ledger, append-only (core/domain/stock.py): quantities in the material's unit; a
+# count's difference from the stock expected; an undo names the move it takes back.
+stock_moves = sa.Table(
+    "stock_moves",
+    metadata,
+    sa.Column("id", RowId, primary_key=True),
+    _material(nullable=False),
+    sa.Column("kind", sa.Text, _one_of("kind", MOVE_KINDS), nullable=False),
+    sa.Column("quantity", sa.Float, sa.CheckConstraint("quantity >= 0"), nullable=False),
+    sa.Column("difference", sa.Float),
+    sa.Column("at", UtcDateTime, nullable=False),
+    # the UTC day of `at`, for daily use on either backend
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("user_id", UserId),
+    sa.Column("user_name", sa.Text),
+    sa.Column("chat_id", UserId),
+    sa.Column("source", sa.Text, _one_of("source", SOURCES), nullable=False),
+    sa.Column("reference", sa.Text),
+    sa.Column("note", sa.Text),
+    sa.Column("undoes", RowId, sa.ForeignKey("stock_moves.id"), unique=True),
+    sa.Column("import_id", RowId, sa.ForeignKey("imports.id")),
+    sa.Index("stock_moves_by_material_time", "material", "at", "id"),
+    sa.Index("stock_moves_by_day", "material", "kind", "day"),
+)
+
+# Vendor quotes, with their history: each vendor's newest quote for a material is its quote.
+quotes = sa.Table(
+    "quotes",
     metadata,
     sa.Column("id", RowId, primary_key=True),
     sa.Column("vendor", sa.Text, nullable=False),
+    # the vendor's name folded, so that "ACME" and "Acme" are one vendor
+    sa.Column("vendor_key", sa.Text, nullable=False),
     _material(nullable=False),
     sa.Column("price", sa.Float, sa.CheckConstraint("price > 0"), nullable=False),
     sa.Column("currency", sa.Text, nullable=False),
@@ -158,8 +200,16 @@ vendor_quotes = sa.Table(
         "delivery_days", sa.Integer, sa.CheckConstraint("delivery_days >= 0"), nullable=False
     ),
     sa.Column("min_order_qty", sa.Float),
+    sa.Column("pack_size", sa.Float),
     sa.Column("valid_until", sa.Date),
-    sa.UniqueConstraint("vendor", "material"),
+    # price breaks as JSON: [[quantity, price], ...]
+    sa.Column("breaks", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("quoted_at", UtcDateTime, nullable=False),
+    sa.Column("user_id", UserId),
+    sa.Column("user_name", sa.Text),
+    sa.Column("source", sa.Text, _one_of("source", SOURCES), nullable=False),
+    sa.Column("import_id", RowId, sa.ForeignKey("imports.id")),
+    sa.Index("quotes_by_vendor", "material", "vendor_key", "quoted_at", "id"),
 )
 
 alerts = sa.Table(
@@ -287,6 +337,40 @@ model_runs = sa.Table(
     # the run, as JSON
     sa.Column("run", sa.Text, nullable=False),
     sa.Column("made_at", UtcDateTime, nullable=False),
+)
+
+# Actions waiting for someone's answer (core/domain/pending.py); the payload is JSON.
+pending_actions = sa.Table(
+    "pending_actions",
+    metadata,
+    sa.Column("id", RowId, primary_key=True),
+    sa.Column("kind", sa.Text, _one_of("kind", PENDING_KINDS), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    # what goes with a large payload (a file's checked rows, as JSON lines)
+    sa.Column("data", sa.Text),
+    sa.Column("user_id", UserId),
+    sa.Column("chat_id", UserId),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column(
+        "state",
+        sa.Text,
+        _one_of("state", PENDING_STATES),
+        nullable=False,
+        server_default="pending",
+    ),
+)
+
+# Telegram updates whose changes were booked, so that one handed out again books nothing.
+handled_updates = sa.Table(
+    "handled_updates",
+    metadata,
+    sa.Column("update_id", UserId, primary_key=True, autoincrement=False),
+    sa.Column("callback_query_id", sa.Text, unique=True),
+    sa.Column("handled_at", UtcDateTime, nullable=False),
+    # what was answered, as JSON, to answer the same again
+    sa.Column("reply", sa.Text),
+    sa.Index("handled_updates_by_time", "handled_at"),
 )
 
 forecasts = sa.Table(

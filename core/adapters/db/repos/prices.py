@@ -191,6 +191,14 @@ class SqlPriceRepo:
             await self._reclose(tx, {(material, at.astimezone(UTC).date())})
             return gone.rowcount
 
+    async def times(self, material: str, start: datetime, end: datetime) -> set[datetime]:
+        rows = await self._db.fetchall(
+            sa.select(prices.c.at).where(
+                prices.c.material == material, prices.c.at >= start, prices.c.at <= end
+            )
+        )
+        return {r.at for r in rows}
+
     async def count(self, source: str | None = None) -> int:
         statement = sa.select(sa.func.count()).select_from(prices)
         if source is not None:

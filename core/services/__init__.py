@@ -17,6 +17,11 @@ from core.price_guard import PriceGuard
 from core.prices import PriceService
 from core.quiet_hours import QuietHoursService
 from core.recipients import RecipientDirectory
+from core.services.imports import ImportService
+from core.services.materials import MaterialService
+from core.services.once import ExactlyOnce
+from core.services.quotes import QuoteService
+from core.services.stock import StockLedger
 from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
 from core.watches import WatchService
@@ -34,6 +39,11 @@ class Services:
     invites: InviteService
     subscriptions: SubscriptionService
     recipients: RecipientDirectory
+    ledger: StockLedger
+    quotes: QuoteService
+    materials: MaterialService
+    imports: ImportService
+    once: ExactlyOnce
     forecasts: ForecastService | None = None  # None: forecasting is not set up
     price_guard: PriceGuard | None = None  # None: feed prices are not checked here
     health: HealthService | None = None  # None: no health report (tests with fakes)

@@ -45,8 +45,27 @@ class PriceService:
         )
 
     async def summaries(self) -> list[PriceSummary]:
-        """A summary for every tracked material, in catalog order."""
-        return [await self.summary(material) for material in self._catalog]
+        """A summary for every tracked material, in catalog order (three queries in all,
+        however many materials there are)."""
+        latest = await self._prices.latest_of([m.key for m in self._catalog])
+        day_before = await self._prices.at_or_before_of(
+            {key: point.at - timedelta(days=1) for key, point in latest.items()}
+        )
+        week_before = await self._prices.at_or_before_of(
+            {key: point.at - timedelta(days=7) for key, point in latest.items()}
+        )
+
+        def change(before: PricePoint | None, now: PricePoint) -> float | None:
+            return None if before is None else pct_change(before.price, now.price)
+
+        return [
+            PriceSummary(m, None)
+            if (now := latest.get(m.key)) is None
+            else PriceSummary(
+                m, now, change(day_before.get(m.key), now), change(week_before.get(m.key), now)
+            )
+            for m in self._catalog
+        ]
 
     async def history(self, material: Material, days: int = 30) -> list[PricePoint]:
         """The points of the `days` days up to the latest price, oldest first."""

@@ -32,6 +32,15 @@ async def test_material_without_prices_is_listed_with_no_price() -> None:
     assert summaries[1].latest is None and summaries[1].change_1d_pct is None
 
 
+async def test_the_overview_gives_each_material_what_its_own_summary_gives() -> None:
+    repo = FakePriceRepo(
+        daily_prices("copper", [100.0, 101, 102, 103, 104, 105, 110, 99])
+        + daily_prices("aluminium", [50.0, 55], end=NOW - timedelta(hours=5))
+    )
+    prices = service(repo)
+    assert await prices.summaries() == [await prices.summary(m) for m in MATERIALS]
+
+
 async def test_history_covers_the_days_up_to_the_latest_price() -> None:
     repo = FakePriceRepo(daily_prices("copper", [float(p) for p in range(100, 160)]))
     history = await service(repo).history(COPPER, days=30)

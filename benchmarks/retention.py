@@ -107,6 +107,7 @@ class Recording:
     def __init__(self, store: SqlRetentionStore) -> None:
         self._store = store
         self.holds: list[float] = []
+        self.by_step: dict[str, list[float]] = {}
 
     async def materials(self) -> list[str]:
         return await self._store.materials()
@@ -118,16 +119,18 @@ class Recording:
         await self._store.settle()
 
     async def thin_prices(self, material: str, first: date, end: date) -> Batch:
-        return self._note(await self._store.thin_prices(material, first, end))
+        return self._note("prices", await self._store.thin_prices(material, first, end))
 
     async def remove_sent_deliveries(self, before: datetime, shown: int, limit: int) -> Batch:
-        return self._note(await self._store.remove_sent_deliveries(before, shown, limit))
+        batch = await self._store.remove_sent_deliveries(before, shown, limit)
+        return self._note("deliveries", batch)
 
     async def reclaim_space(self, pages: int) -> Batch:
-        return self._note(await self._store.reclaim_space(pages))
+        return self._note("space", await self._store.reclaim_space(pages))
 
-    def _note(self, batch: Batch) -> Batch:
+    def _note(self, step: str, batch: Batch) -> Batch:
         self.holds.append(batch.held)
+        self.by_step.setdefault(step, []).append(batch.held)
         return batch
 
 
@@ -209,6 +212,8 @@ async def measure(path: Path, now: datetime) -> None:
         + ")"
     )
     print(f"  holds: {spread(recording.holds)}")
+    for step, holds in recording.by_step.items():
+        print(f"    {step}: {spread(holds)}")
     print(f"  the bot's writes meanwhile: {spread(waits)}")
     print(f"  the same writes with retention not running: {spread(alone)}")
     print(f"after: database {after_size / 1e6:,.0f} MB (file {after_file / 1e6:,.0f} MB)")

@@ -41,6 +41,7 @@ from core.domain.units import BadQuantity, parse_number, parse_quantity
 from core.errors import UnknownMaterial, UserError
 from core.materials import MaterialCatalog
 from core.models import Material, PriceBreak, PricePoint
+from core.wording import plural
 
 MAX_LISTED_ERRORS = 10
 TEXT_LIMIT = 200
@@ -685,10 +686,6 @@ class Skipped:
     @property
     def total(self) -> int:
         return self.moves + self.quotes + self.prices
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 @dataclass(frozen=True)

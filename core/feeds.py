@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
+from core.domain.local_time import iso_moment
 from core.errors import FeedError, UnknownMaterial
 from core.materials import MaterialCatalog
 from core.models import FeedRow, PricePoint
@@ -66,10 +67,7 @@ def parse_time(value: datetime | str | None, now: datetime) -> datetime:
         if not text:
             raise ValueError("no timestamp")
         try:
-            if len(text) == 10:
-                moment = datetime.combine(date.fromisoformat(text), time(0, 0))
-            else:
-                moment = datetime.fromisoformat(text.replace("Z", "+00:00", 1))
+            moment = iso_moment(text)
         except ValueError:
             raise ValueError(f"timestamp {text!r} is not ISO 8601") from None
     if moment.tzinfo is None:

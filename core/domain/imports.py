@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
 
+from core.domain.local_time import iso_moment
 from core.domain.materials import (
     check_currency,
     check_key,
@@ -369,10 +370,7 @@ def _moment(cell: Cell, column: str, now: datetime) -> datetime:
         if not text:
             raise RowError(f"{column} is missing")
         try:
-            if len(text) == 10:
-                moment = datetime.combine(date.fromisoformat(text), time(0, 0))
-            else:
-                moment = datetime.fromisoformat(text.replace("Z", "+00:00", 1))
+            moment = iso_moment(text)
         except ValueError:
             raise RowError(
                 f"{column} '{_shown(cell)}' is not a date or time like 2026-11-24 or "

@@ -137,3 +137,13 @@ def parse_quiet_hours(span: str, zone: str | None = None) -> QuietHours:
             "Europe/Berlin."
         )
     return QuietHours(parse_clock(starts), parse_clock(ends), find_zone(zone))
+
+
+def iso_moment(text: str) -> datetime:
+    """A time from ISO 8601 text, in UTC: a date is midnight UTC, a time without an offset is
+    UTC, 'Z' is UTC. Raises ValueError."""
+    if len(text) == 10:
+        moment = datetime.combine(date.fromisoformat(text), time(0, 0))
+    else:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00", 1))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

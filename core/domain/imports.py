@@ -761,7 +761,7 @@ def describe(file_name: str, facts: PlanFacts, known: Iterable[str], skipped: Sk
         new = sum(1 for key in facts.materials if key not in known)
         parts.append(
             f"{plural(len(facts.materials), 'material')} ({new:,} new, "
-            f"{len(facts.materials) - new:,} updated)"
+            f"{len(facts.materials) - new:,} known, set as in the file)"
         )
     if facts.moves:
         counts = dict(facts.moves_by_kind)

@@ -160,5 +160,7 @@ async def test_export_sends_an_xlsx_that_imports_back_as_nothing_new(
         content,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
-    assert back.text.startswith(f"Ready to import {name}: 5 materials (0 new, 5 updated)")
+    assert back.text.startswith(
+        f"Ready to import {name}: 5 materials (0 new, 5 known, set as in the file)"
+    )
     assert "stored already, to be skipped" in back.text

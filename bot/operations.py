@@ -15,11 +15,11 @@ from typing import Any
 from telegram.ext import Application, CallbackContext
 
 from bot import __version__
-from bot.commands import MAX_ALERTS
-from bot.jobs import JOB_OPTIONS
+from bot.chat.commands.alerts import MAX_ALERTS
 from bot.loop_monitor import LoopMonitor
 from bot.metrics import Metrics, MetricsServer
 from bot.settings import Settings
+from bot.telegram.jobs import JOB_OPTIONS
 from core.adapters.db.backup import DirectoryBackups
 from core.adapters.db.engine import Database, cause_of
 from core.adapters.db.migrate import current_revision, head

@@ -1,9 +1,9 @@
-"""The Telegram front end: a python-telegram-bot Application running the shared chat commands.
+"""The Telegram bot's wiring: a python-telegram-bot Application running the shared chat
+commands, started and stopped with what it needs, and its command menu.
 
-Wiring after python-telegram-bot/rules-bot: the services go into `bot_data`, opened in
-`post_init` and closed in `post_shutdown`; one error handler logs first, then answers. Handlers
-stay thin: who asks (a `Caller`), the shared `execute` in bot/commands.py, and the `Reply` sent
-as Telegram messages (a photo with its caption, text split under Telegram's limits, buttons).
+Wiring after python-telegram-bot/rules-bot: the services go into `bot_data` (keys in
+context.py), opened in `post_init` and closed in `post_shutdown` (BotRuntime); the handlers
+(handlers.py) stay thin, and one error handler logs first, then answers.
 """
 
 from __future__ import annotations
@@ -13,39 +13,22 @@ import gc
 import logging
 import signal
 import sys
-import time
 from contextlib import AsyncExitStack
-from typing import Any
 
 from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InputFile,
     LinkPreviewOptions,
-    Message,
-    ReplyParameters,
     Update,
 )
-from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Conflict,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    TelegramError,
-)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, InvalidToken, NetworkError
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     ChatMemberHandler,
-    ContextTypes,
     Defaults,
     MessageHandler,
     filters,
@@ -53,55 +36,39 @@ from telegram.ext import (
 
 from bot.bootstrap import build_alerting, build_services, check_alert_settings, open_database
 from bot.chat.commands.digests import overview_chart
-from bot.chat.commands.files import receive_document
-from bot.commands import COMMANDS, Caller, execute, parse, refusal, short_refusal
-from bot.formatting import CAPTION_LIMIT, Reply, split_message
-from bot.jobs import register_forecast_jobs, register_jobs
+from bot.chat.registry import COMMANDS
 from bot.lead import Lead
 from bot.loop_monitor import LoopMonitor
-from bot.metrics import Metrics
 from bot.operations import Upkeep
-from bot.rate_limit import MessageRateLimiter
 from bot.rendering import Renderer
 from bot.settings import Settings
-from bot.telegram_notifier import ChartSource, TelegramNotifier
+from bot.telegram.context import ALERTING, METRICS, NOTIFIER, RENDER, SERVICES, App
+from bot.telegram.handlers import (
+    on_attachment,
+    on_button,
+    on_command,
+    on_document,
+    on_error,
+    on_membership,
+    on_migration,
+    on_text,
+)
+from bot.telegram.jobs import register_forecast_jobs, register_jobs
+from bot.telegram.notifier import ChartSource, TelegramNotifier
+from bot.telegram.rate_limit import MessageRateLimiter
 from core.access import Permission
 from core.adapters.db.leader import Leadership, leadership_for
 from core.adapters.import_workers import ImportWorkers
 from core.adapters.prophet_model import ProphetEngine
-from core.models import Alert, Channel
+from core.models import Alert
 from core.ports import AdviceSource, Clock, SystemClock
 from core.services import Services
-from core.services.once import UpdateRef
 
 log = logging.getLogger(__name__)
-
-App = Application[Any, Any, Any, Any, Any, Any]
-Context = ContextTypes.DEFAULT_TYPE
-
-# Keys in application.bot_data.
-SERVICES = "services"
-RENDER = "render"
-NOTIFIER = "notifier"  # the Telegram Notifier, which the alert delivery worker sends through
-ALERTING = "alerting"  # bot.bootstrap.Alerting: the alert jobs (jobs.check_advice after retrains)
-METRICS = "metrics"  # bot.metrics.Metrics: what /metrics serves
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 # Flood control (429): PTB's rate limiter waits `retry_after` and tries again this many times.
 FLOOD_RETRIES = 3
-CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit
-BUTTONS_PER_ROW = 3
-REFRESH_LABEL = "🔄 Refresh"
-HEADLINE_LIMIT = 200
-APOLOGY = (
-    "Sorry, something went wrong on our side while answering that. It has been logged; "
-    "please try again in a minute."
-)
-NOT_A_COMMAND = "Send me a command, for example /price copper. /help lists them all."
-NOT_USABLE = (
-    "I read commands and CSV or XLSX files, not photos, voice messages or stickers: send a "
-    "command, for example /price copper. /help lists them all."
-)
 
 
 def build_application(
@@ -317,387 +284,3 @@ async def set_command_menu(application: App, admin_ids: frozenset[int]) -> None:
 
 def _menu_text(summary: str) -> str:
     return summary[:1].upper() + summary[1:].rstrip(".")
-
-
-# --- handlers ---------------------------------------------------------------------------------
-
-
-async def on_command(update: Update, context: Context) -> None:
-    """A /command in any chat: runs it through the shared command layer, sends the reply."""
-    message = update.effective_message
-    chat = update.effective_chat
-    if message is None or message.text is None or chat is None:
-        return
-    name, args = parse(message.text)
-    addressee = _addressee(message.text)
-    if addressee is not None and addressee.lower() != (context.bot.username or "").lower():
-        return  # /command@OtherBot
-    if chat.type != ChatType.PRIVATE and name not in COMMANDS and addressee is None:
-        return  # in a group, an unknown command is probably another bot's
-    caller = await _caller(update, context)
-    if caller is not None:
-        await _answer(
-            context, caller, name, args, message=message, update=UpdateRef(update.update_id)
-        )
-
-
-async def on_button(update: Update, context: Context) -> None:
-    """A button under one of the bot's messages: answers the query, runs its command again."""
-    query = update.callback_query
-    if query is None:
-        return
-    caller = await _caller(update, context)
-    if caller is None:
-        await query.answer()
-        return
-    if caller.role is None:
-        await query.answer(short_refusal(caller.user_id), show_alert=True)
-        log.info("Refused button %r from user %s (no access)", query.data, caller.user_id)
-        return
-    try:
-        await query.answer()
-    except BadRequest as error:  # a tap handed out again after a restart is too old to answer
-        log.info("Could not answer button %r: %s", query.data, error.message)
-    name, args = parse(query.data or "")
-    pressed = query.message if isinstance(query.message, Message) else None
-    await _answer(
-        context,
-        caller,
-        name,
-        args,
-        pressed=pressed,
-        pressed_data=query.data,
-        update=UpdateRef(update.update_id, query.id),
-    )
-
-
-async def on_text(update: Update, context: Context) -> None:
-    """Plain text in a private chat: points to the commands (someone without access: refused)."""
-    caller = await _caller(update, context)
-    if caller is None:
-        return
-    text = NOT_A_COMMAND if caller.role is not None else refusal(caller.user_id)
-    await context.bot.send_message(caller.chat_id, text)
-
-
-async def on_attachment(update: Update, context: Context) -> None:
-    """A photo, voice message, sticker... in a private chat (files go to on_document): says
-    what the bot can use (someone without access: refused)."""
-    caller = await _caller(update, context)
-    message = update.effective_message
-    if caller is None or message is None:
-        return
-    await context.bot.send_message(
-        caller.chat_id, NOT_USABLE if caller.role is not None else refusal(caller.user_id)
-    )
-
-
-async def on_document(update: Update, context: Context) -> None:
-    """A file in a private chat: a CSV or XLSX file is checked and previewed for import; any
-    other file gets one line (someone without access: refused)."""
-    message = update.effective_message
-    caller = await _caller(update, context)
-    if message is None or message.document is None or caller is None:
-        return
-    if caller.role is None:
-        await context.bot.send_message(caller.chat_id, refusal(caller.user_id))
-        return
-    document = message.document
-    started = time.perf_counter()
-
-    async def download() -> bytes:
-        file = await context.bot.get_file(document.file_id)
-        return bytes(await file.download_as_bytearray())
-
-    await context.bot.send_chat_action(caller.chat_id, ChatAction.TYPING)
-    reply = await receive_document(
-        caller,
-        _services(context),
-        document.file_name or "file",
-        document.file_size,
-        download,
-        UpdateRef(update.update_id),
-    )
-    await send_reply(context, caller.chat_id, reply)
-    log.info(
-        "user=%s chat=%s file=%r (%s bytes) answered in %d ms",
-        caller.user_id,
-        caller.chat_id,
-        document.file_name,
-        document.file_size,
-        (time.perf_counter() - started) * 1000,
-    )
-
-
-async def on_migration(update: Update, context: Context) -> None:
-    """A group became a supergroup: its alert subscription follows it to the new chat id."""
-    message = update.effective_message
-    if message is None:
-        return
-    if message.migrate_to_chat_id:
-        old, new = message.chat_id, message.migrate_to_chat_id
-    elif message.migrate_from_chat_id:
-        old, new = message.migrate_from_chat_id, message.chat_id
-    else:
-        return
-    await _services(context).recipients.moved(Channel.TELEGRAM, str(old), str(new))
-
-
-async def on_membership(update: Update, context: Context) -> None:
-    """The bot was blocked in a private chat or removed from a group: no more alerts there."""
-    change = update.my_chat_member
-    if change is None:
-        return
-    if change.new_chat_member.status not in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
-        return
-    chat = change.chat
-    reason = (
-        "the user blocked the bot"
-        if chat.type == ChatType.PRIVATE
-        else "the bot was removed from the group"
-    )
-    await _services(context).recipients.unreachable(Channel.TELEGRAM, str(chat.id), reason)
-
-
-async def on_error(update: object, context: Context) -> None:
-    """Logs the failure with what was asked, then apologises in the chat; never shows a trace."""
-    error = context.error
-    where = f"job '{context.job.name}'" if context.job is not None else _describe(update)
-    chat_id = None
-    if isinstance(update, Update) and update.effective_chat is not None:
-        chat_id = update.effective_chat.id
-    services: Services | None = context.bot_data.get(SERVICES)
-    if isinstance(error, Forbidden) and chat_id is not None:
-        log.warning("Cannot answer %s: %s", where, error.message)
-        if services is not None:
-            await services.recipients.unreachable(Channel.TELEGRAM, str(chat_id), error.message)
-        return
-    if isinstance(error, ChatMigrated) and chat_id is not None:
-        log.warning("Cannot answer %s: the chat is now %s", where, error.new_chat_id)
-        if services is not None:
-            await services.recipients.moved(Channel.TELEGRAM, str(chat_id), str(error.new_chat_id))
-        return
-    if isinstance(error, Conflict):  # e.g. a leader that lost the lead and is still stopping
-        log.warning(
-            "Telegram ended this bot's poll for updates (%s): another process polls Telegram "
-            "with this bot's token; only one may (the leader, see docs/running.md)",
-            error.message,
-        )
-        return
-    log.error("Failed to handle %s", where, exc_info=error)
-    if chat_id is None:
-        return
-    try:
-        await context.bot.send_message(chat_id, APOLOGY)
-    except TelegramError as failure:
-        log.warning("Could not apologise in chat %s either: %s", chat_id, failure)
-
-
-# --- answering --------------------------------------------------------------------------------
-
-
-async def _caller(update: Update, context: Context) -> Caller | None:
-    user, chat = update.effective_user, update.effective_chat
-    if user is None or chat is None:
-        return None
-    name = user.full_name + (f" (@{user.username})" if user.username else "")
-    return Caller(
-        user_id=user.id,
-        role=await _services(context).access.role_of(user.id),
-        chat_id=chat.id,
-        is_group=chat.type in (ChatType.GROUP, ChatType.SUPERGROUP),
-        name=name,
-        channel=Channel.TELEGRAM,
-    )
-
-
-async def _answer(
-    context: Context,
-    caller: Caller,
-    name: str,
-    args: tuple[str, ...],
-    *,
-    message: Message | None = None,
-    pressed: Message | None = None,
-    pressed_data: str | None = None,
-    update: UpdateRef | None = None,
-) -> None:
-    """Runs one command and sends its reply; logs one line with how long it took."""
-    started = time.perf_counter()
-    thread_id = (
-        message.message_thread_id if message is not None and message.is_topic_message else None
-    )
-    action = None
-    command = COMMANDS.get(name)
-    if caller.role is not None and command is not None:
-        kind = ChatAction.UPLOAD_PHOTO if command.draws_chart(args) else ChatAction.TYPING
-        action = asyncio.create_task(_chat_action(context, caller.chat_id, kind, thread_id))
-    outcome = "failed"
-    try:
-        reply = await execute(
-            name,
-            args,
-            caller,
-            _services(context),
-            context.bot_data[RENDER],
-            context.bot.username,
-            update,
-        )
-        if action is not None:
-            await action  # so that "typing..." never shows after the answer
-        edit = pressed if pressed_data is not None and pressed_data == reply.refresh else None
-        await send_reply(
-            context,
-            caller.chat_id,
-            reply,
-            reply_to=message.message_id if message is not None and caller.is_group else None,
-            thread_id=thread_id,
-            edit=edit,
-        )
-        redeeming = name == "start" and bool(args)
-        outcome = "answered" if caller.role is not None or redeeming else "refused"
-    finally:
-        if action is not None and not action.done():
-            action.cancel()
-        metrics: Metrics | None = context.bot_data.get(METRICS)
-        if metrics is not None:
-            metrics.command(name, command is not None, outcome, time.perf_counter() - started)
-        log.info(
-            "user=%s chat=%s command=%s %s in %d ms",
-            caller.user_id,
-            caller.chat_id,
-            _shown(name, args),
-            outcome,
-            (time.perf_counter() - started) * 1000,
-        )
-
-
-async def _chat_action(context: Context, chat_id: int, action: str, thread_id: int | None) -> None:
-    try:
-        await context.bot.send_chat_action(chat_id, action, message_thread_id=thread_id)
-    except TelegramError as error:  # only a courtesy: the answer itself reports real trouble
-        log.debug("Chat action to %s failed: %s", chat_id, error)
-
-
-async def send_reply(
-    context: Context,
-    chat_id: int,
-    reply: Reply,
-    *,
-    reply_to: int | None = None,
-    thread_id: int | None = None,
-    edit: Message | None = None,
-) -> None:
-    """Sends a Reply: the chart as a photo with the text as caption when it fits (otherwise a
-    short caption and the text after it), text split under 4096 characters at line breaks,
-    the buttons under the last message. A refreshed text answer replaces the old one."""
-    bot = context.bot
-    markup = keyboard(reply)
-    quote = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
-    pieces = split_message(reply.text)
-    if reply.document is not None and len(reply.text) < CAPTION_LIMIT:
-        name, data = reply.document
-        await bot.send_document(
-            chat_id,
-            InputFile(data, filename=name),
-            caption=reply.text,
-            reply_markup=markup,
-            reply_parameters=quote,
-            message_thread_id=thread_id,
-        )
-        return
-    if reply.chart is not None:
-        fits = len(reply.text) < CAPTION_LIMIT
-        await bot.send_photo(
-            chat_id,
-            InputFile(reply.chart, filename=f"{reply.chart_name}.png"),
-            caption=reply.text if fits else _headline(reply),
-            reply_markup=markup if fits else None,
-            reply_parameters=quote,
-            message_thread_id=thread_id,
-        )
-        if fits:
-            return
-        quote = None
-    elif edit is not None and edit.text is not None and len(pieces) == 1:
-        try:
-            await bot.edit_message_text(
-                pieces[0], chat_id=chat_id, message_id=edit.message_id, reply_markup=markup
-            )
-            return
-        except BadRequest as error:
-            if "not modified" in error.message:
-                return  # nothing changed since the last look
-            log.info(
-                "Could not refresh message %s in place (%s); sending it anew",
-                edit.message_id,
-                error.message,
-            )
-    for index, piece in enumerate(pieces):
-        last = index == len(pieces) - 1
-        await bot.send_message(
-            chat_id,
-            piece,
-            reply_markup=markup if last else None,
-            reply_parameters=quote if index == 0 else None,
-            message_thread_id=thread_id,
-        )
-
-
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """One button per choice (three to a row), then Refresh; each button's data is the command
-    it runs."""
-    buttons = [
-        InlineKeyboardButton(choice.label, callback_data=choice.command)
-        for choice in reply.choices
-        if _fits_button(choice.command)
-    ]
-    rows = [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
-    if reply.refresh is not None and _fits_button(reply.refresh):
-        rows.append([InlineKeyboardButton(REFRESH_LABEL, callback_data=reply.refresh)])
-    return InlineKeyboardMarkup(rows) if rows else None
-
-
-def _fits_button(command: str) -> bool:
-    if len(command.encode()) <= CALLBACK_DATA_LIMIT:
-        return True
-    log.warning("No button for %r: longer than Telegram's 64 bytes of callback data", command)
-    return False
-
-
-def _headline(reply: Reply) -> str:
-    first = reply.text.split("\n", 1)[0]
-    return first if len(first) <= HEADLINE_LIMIT else reply.chart_name
-
-
-def _addressee(text: str) -> str | None:
-    first = text.split(maxsplit=1)[0] if text.strip() else ""
-    _, at, bot_name = first.partition("@")
-    return bot_name if at else None
-
-
-def _shown(name: str, args: tuple[str, ...]) -> str:
-    """The command as logged: an invite code is a secret until used, so it is left out."""
-    if name == "start" and args:
-        return "/start [invite code]"
-    shown = " ".join((f"/{name}", *args))
-    return shown if len(shown) <= 80 else shown[:77] + "..."
-
-
-def _describe(update: object) -> str:
-    if not isinstance(update, Update):
-        return "the polling loop"
-    user = update.effective_user.id if update.effective_user else None
-    chat = update.effective_chat.id if update.effective_chat else None
-    asked = ""
-    if update.callback_query is not None:
-        asked = f"button {update.callback_query.data!r}"
-    elif update.effective_message is not None and update.effective_message.text:
-        name, args = parse(update.effective_message.text)
-        asked = _shown(name, args)
-    return f"update {update.update_id} from user {user} in chat {chat} ({asked})"
-
-
-def _services(context: Context) -> Services:
-    services: Services = context.bot_data[SERVICES]
-    return services

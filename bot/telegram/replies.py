@@ -93,14 +93,24 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
         for choice in reply.choices
         if _fits_button(choice.command)
     ]
-    rows = [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
+    rows = button_rows(buttons)
     if reply.refresh is not None and _fits_button(reply.refresh):
         rows.append([InlineKeyboardButton(REFRESH_LABEL, callback_data=reply.refresh)])
     return InlineKeyboardMarkup(rows) if rows else None
 
 
+def button_rows(buttons: list[InlineKeyboardButton]) -> list[list[InlineKeyboardButton]]:
+    """The buttons three to a row."""
+    return [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
+
+
+def fits_callback_data(command: str) -> bool:
+    """Whether `command` fits a button's callback data (Telegram takes 64 bytes at most)."""
+    return len(command.encode()) <= CALLBACK_DATA_LIMIT
+
+
 def _fits_button(command: str) -> bool:
-    if len(command.encode()) <= CALLBACK_DATA_LIMIT:
+    if fits_callback_data(command):
         return True
     log.warning("No button for %r: longer than Telegram's 64 bytes of callback data", command)
     return False

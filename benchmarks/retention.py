@@ -30,7 +30,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.bootstrap import build_services
-from bot.commands import Caller, Renderer, execute
+from bot.chat.registry import execute
+from bot.chat.request import Caller
+from bot.rendering import Renderer
 from bot.settings import load_settings
 from core.adapters.db.engine import Database, sqlite_url
 from core.adapters.db.repos.outbox import SqlStateStore

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from bot import telegram_app
 from bot.backtest import (
     InputOptions,
     check_output,
@@ -31,6 +30,7 @@ from bot.bootstrap import (
 from bot.chat.commands.status import status_text
 from bot.console import console_user, run_console
 from bot.settings import Settings, SettingsError, load_settings
+from bot.telegram import app as telegram_app
 from core.adapters.db.backup import (
     BackupError,
     backup_kind,

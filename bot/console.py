@@ -7,8 +7,10 @@ import logging
 from pathlib import Path
 from typing import TextIO
 
-from bot.commands import Caller, Renderer, execute, parse
+from bot.chat.registry import execute, parse
+from bot.chat.request import Caller
 from bot.formatting import Reply, plain
+from bot.rendering import Renderer
 from core.models import Channel, Role
 from core.services import Services
 

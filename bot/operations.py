@@ -12,14 +12,15 @@ import uuid
 from contextlib import AsyncExitStack
 from typing import Any
 
-from telegram.ext import Application, CallbackContext
+from telegram.ext import CallbackContext
 
 from bot import __version__
-from bot.commands import MAX_ALERTS
-from bot.jobs import JOB_OPTIONS
+from bot.chat.commands.alerts import MAX_ALERTS
 from bot.loop_monitor import LoopMonitor
 from bot.metrics import Metrics, MetricsServer
 from bot.settings import Settings
+from bot.telegram.context import App
+from bot.telegram.jobs import JOB_OPTIONS
 from core.adapters.db.backup import DirectoryBackups
 from core.adapters.db.engine import Database, cause_of
 from core.adapters.db.migrate import current_revision, head
@@ -34,7 +35,6 @@ from core.services import Services
 
 log = logging.getLogger(__name__)
 
-AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 HEALTH_METRICS_SECONDS = 15.0
 LOOP_LAG_STEP = 0.1  # seconds between the loop-lag samples the metrics histogram gets
@@ -84,7 +84,7 @@ class Upkeep:
         beating = asyncio.create_task(self._beat(self._heartbeat), name="heartbeat")
         stack.push_async_callback(self._stop, beating)
 
-    async def lead(self, application: AnyApplication, db: Database, services: Services) -> None:
+    async def lead(self, application: App, db: Database, services: Services) -> None:
         """This instance leads: the heartbeat says so; the upkeep jobs are scheduled."""
         self.metrics.leader.set(1)
         self._ready.set()

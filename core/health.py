@@ -34,7 +34,7 @@ HEARTBEAT_STALE = timedelta(seconds=3 * HEARTBEAT_SECONDS)  # three beats missed
 FEED_DOWN_POLLS = 3
 OUTBOX_LATE = timedelta(minutes=10)
 RETRAIN_TURNS = 2
-# The scheduled retrain starts this long after the bot (bot/jobs.py FIRST_RETRAIN_SECONDS).
+# The scheduled retrain starts this long after the bot (bot/telegram/jobs.py FIRST_RETRAIN_SECONDS).
 FIRST_RETRAIN = timedelta(seconds=60)
 
 FEED_KEY = "health.feed"

@@ -1,4 +1,4 @@
-"""The scheduled work as plain async callables, for any scheduler (bot/jobs.py puts them on
+"""The scheduled work as plain async callables, for any scheduler (bot/telegram/jobs.py puts them on
 PTB's JobQueue).
 
 Each job is safe to call as often as wanted and never overlaps itself: a call made while the

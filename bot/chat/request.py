@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.formatting import Reply
+from bot.formatting import Button, Reply
 from bot.rendering import Renderer
 from core.access import Permission
 from core.domain.actors import Actor, Source
@@ -14,6 +15,10 @@ from core.models import Channel, Material, Role
 from core.services import Services
 from core.services.once import UpdateRef
 from core.wording import quoted
+
+# An argument that looks like a number, so that a bad one is answered as a number (not as an
+# unknown material): "90", "-3", "1.5", "2,5".
+NUMBERISH = re.compile(r"^[+-]?\d+([.,]\d*)?$")
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,8 @@ class Request:
     # the Telegram update being answered, for a handler that books its change itself
     # (ExactlyOnce) after slow work that needs no transaction
     update: UpdateRef | None = None
+    # every command the bot has, in the registry's order (what /start and /help list)
+    commands: tuple[Command, ...] = ()
 
     def material(self, usage: str, words: tuple[str, ...] | None = None) -> Material:
         """The material named by the arguments (or by `words` of them); a missing one is a
@@ -59,6 +66,11 @@ class Request:
                 f"Which material? Usage: {usage}, one of: {', '.join(self.services.catalog.keys)}."
             )
         return self.services.catalog.resolve(" ".join(words))
+
+    def material_buttons(self, command: str) -> tuple[Button, ...]:
+        """One button per material, each running `command` on it: for an answer that asks
+        which material."""
+        return tuple(Button(m.name, f"{command} {m.key}") for m in self.services.catalog)
 
     def no_args(self, usage: str) -> None:
         if self.args:

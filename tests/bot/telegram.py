@@ -16,7 +16,8 @@ from telegram.ext import ContextTypes, TypeHandler
 from bot.bootstrap import Alerting
 from bot.rendering import Renderer
 from bot.settings import Settings, load_settings
-from bot.telegram_app import ALERTING, ALLOWED_UPDATES, NOTIFIER, SERVICES, App, build_application
+from bot.telegram.app import ALLOWED_UPDATES, build_application
+from bot.telegram.context import ALERTING, NOTIFIER, SERVICES, App
 from core.adapters.db.leader import Leadership
 from core.delivery import DeliveryReport
 from core.ports import Notifier

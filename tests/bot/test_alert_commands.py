@@ -5,8 +5,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot.commands import Caller, Renderer, execute, parse
+from bot.chat.registry import execute, parse
+from bot.chat.request import Caller
 from bot.formatting import Reply
+from bot.rendering import Renderer
 from core.delivery import DeliveryWorker
 from core.models import (
     Alert,

@@ -5,8 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.chat.commands.prices import parse_moment
-from bot.commands import COMMANDS, Caller, Renderer, execute, parse
+from bot.chat.registry import COMMANDS, execute, parse
+from bot.chat.request import Caller
 from bot.formatting import Reply, esc, pct, split_message, stock_line, vendor_report
+from bot.rendering import Renderer
 from core.adapters.prophet_model import ProphetEngine
 from core.inventory import assess_stock
 from core.models import Alert, AlertType, Channel, Role, Severity

@@ -9,8 +9,12 @@ import pytest
 from telegram.ext import Application, ApplicationBuilder, CallbackContext
 
 from bot.cli import configure_logging
-from bot.jobs import CHAT_MESSAGES_INTERVAL_SECONDS, DELIVERY_INTERVAL_SECONDS, register_jobs
 from bot.settings import load_settings
+from bot.telegram.jobs import (
+    CHAT_MESSAGES_INTERVAL_SECONDS,
+    DELIVERY_INTERVAL_SECONDS,
+    register_jobs,
+)
 from core.alert_rules import AlertPolicy
 from core.delivery import DeliveryWorker
 from core.feeds import PricePoller

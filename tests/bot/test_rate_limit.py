@@ -5,8 +5,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from bot.rate_limit import SendWindow
 from bot.rendering import Renderer
+from bot.telegram.rate_limit import SendWindow
 from core.models import Alert, AlertType, Channel, Severity
 from tests.bot.telegram import TOKEN, running_bot
 from tests.fake_telegram import FakeBotApi

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.rendering import Renderer
-from bot.telegram_app import SERVICES
+from bot.telegram.context import SERVICES
 from tests.bot.process import start_bot_process, stop
 from tests.bot.telegram import ADMIN_ID, BUYER_ID, RunningBot, running_bot
 from tests.fake_telegram import FakeBotApi, FakeUser

@@ -3,10 +3,13 @@ shared command layer over fakes: the text a buyer reads, and what was booked."""
 
 import pytest
 
-from bot.commands import Caller, Renderer, UpdateRef, execute, parse
+from bot.chat.registry import execute, parse
+from bot.chat.request import Caller
 from bot.formatting import Reply
+from bot.rendering import Renderer
 from core.models import Channel, Role
 from core.services import Services
+from core.services.once import UpdateRef
 from tests.fakes import (
     FakeInventoryRepo,
     FakeOutbox,

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from bot.commands import COMMANDS
+from bot.chat.registry import COMMANDS
 from core.models import Channel
 from tests.bot.telegram import ADMIN_ID, BUYER_ID, STRANGER_ID, RunningBot, Turn
 from tests.fake_telegram import FakeChat, FakeUser

@@ -317,10 +317,10 @@ async def test_the_bot_shows_what_it_is_doing_while_it_works(
 async def test_every_command_is_logged_with_user_and_latency(
     telegram_bot: RunningBot, buyer: FakeUser, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level("INFO", logger="bot.telegram_app")
+    caplog.set_level("INFO", logger="bot.telegram.handlers")
     await telegram_bot.say(buyer, "/price copper")
     await telegram_bot.say(buyer, "/alerts lots")
-    lines = [r.getMessage() for r in caplog.records if r.name == "bot.telegram_app"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.telegram.handlers"]
     assert len(lines) == 2
     assert lines[0].startswith("user=2002 chat=2002 command=/price copper answered in ")
     assert lines[0].endswith(" ms") and lines[1].startswith("user=2002 chat=2002 command=/alerts")

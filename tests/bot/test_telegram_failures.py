@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.rate_limit import MessageRateLimiter, SendWindow
+from bot.telegram.rate_limit import MessageRateLimiter, SendWindow
 from core.models import Channel
 from tests.bot.telegram import BUYER_ID, RunningBot
 from tests.fake_telegram import Failure, FakeUser

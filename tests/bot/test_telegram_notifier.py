@@ -8,7 +8,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bot import charts
 from bot.rendering import Renderer
-from bot.telegram_notifier import TelegramNotifier, outcome_of
+from bot.telegram.notifier import TelegramNotifier, outcome_of
 from core.models import Action, Alert, AlertType, Channel, SendResult, SendStatus, Severity
 from tests.bot.telegram import RunningBot
 from tests.conftest import png_size

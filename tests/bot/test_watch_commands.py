@@ -4,8 +4,10 @@ what a buyer may type, and the one line that answers a mistake."""
 import pytest
 
 from bot.chat.commands.watches import parse_watch
-from bot.commands import Caller, Renderer, execute, parse
+from bot.chat.registry import execute, parse
+from bot.chat.request import Caller
 from bot.formatting import Reply
+from bot.rendering import Renderer
 from core.domain.watches import Direction, WatchKind, WatchRule
 from core.errors import UserError
 from core.materials import MaterialCatalog

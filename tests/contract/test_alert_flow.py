@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 from bot.bootstrap import build_alerting, build_services, open_database
-from bot.commands import Caller, Renderer, execute
+from bot.chat.registry import execute
+from bot.chat.request import Caller
+from bot.rendering import Renderer
 from bot.settings import load_settings
 from core.models import AlertType, Channel, DeliveryStatus, Role, Severity
 from tests.bot.telegram import BUYER_ID, running_bot

@@ -13,7 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from bot.bootstrap import build_services
-from bot.commands import Caller, Renderer, execute, parse
+from bot.chat.registry import execute, parse
+from bot.chat.request import Caller
+from bot.rendering import Renderer
 from bot.settings import load_settings
 from core.adapters.db.backup import (
     BackupError,

@@ -12,10 +12,11 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from telegram.ext import Application, CallbackContext, Job
+from telegram.ext import CallbackContext, Job
 
 from bot.metrics import Metrics
 from bot.settings import Settings
+from bot.telegram.context import App
 from core.forecasting import ForecastService
 from core.health import HealthLog
 from core.jobs import AlertJobs, single_flight
@@ -30,8 +31,6 @@ CHAT_MESSAGES_INTERVAL_SECONDS = 30.0
 # that: with max_instances=1 it would log a WARNING for every turn of a normal 40-second
 # broadcast instead. Missed turns are coalesced into one.
 JOB_OPTIONS = {"max_instances": 2, "coalesce": True}
-
-AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
 JobCallback = Callable[[CallbackContext[Any, Any, Any, Any]], Coroutine[Any, Any, None]]
@@ -64,7 +63,7 @@ def _delivery_callback(jobs: AlertJobs, metrics: Metrics | None) -> JobCallback:
 
 
 def register_jobs(
-    application: AnyApplication,
+    application: App,
     jobs: AlertJobs,
     settings: Settings,
     metrics: Metrics | None = None,
@@ -123,7 +122,7 @@ FIRST_RETRAIN_SECONDS = 60.0
 
 
 def register_forecast_jobs(
-    application: AnyApplication,
+    application: App,
     forecasts: ForecastService,
     settings: Settings,
     then: Callable[[], Awaitable[object]] | None = None,

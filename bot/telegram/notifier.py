@@ -27,6 +27,7 @@ from bot.formatting import (
     split_message,
     summary_message,
 )
+from bot.telegram.replies import button_rows, fits_callback_data
 from core.materials import MaterialCatalog
 from core.models import Alert, AlertType, Channel, SendResult, SendStatus
 
@@ -35,8 +36,6 @@ log = logging.getLogger(__name__)
 CHAT_ID = re.compile(r"^-?\d{1,20}$")
 # Telegram says "chat not found" for a chat that is gone or that the bot can never reach.
 UNREACHABLE_CHAT = "chat not found"
-CALLBACK_DATA_LIMIT = 64  # bytes
-BUTTONS_PER_ROW = 3
 
 # Draws the chart a message comes with (a digest's price overview), or None.
 ChartSource = Callable[[Alert], Awaitable[bytes | None]]
@@ -112,9 +111,9 @@ class TelegramNotifier:
         fitting = [
             InlineKeyboardButton(b.label, callback_data=b.command)
             for b in buttons
-            if len(b.command.encode()) <= CALLBACK_DATA_LIMIT
+            if fits_callback_data(b.command)
         ]
-        rows = [fitting[i : i + BUTTONS_PER_ROW] for i in range(0, len(fitting), BUTTONS_PER_ROW)]
+        rows = button_rows(fitting)
         return InlineKeyboardMarkup(rows) if rows else None
 
     async def _send_chart(self, chat_id: int, alert: Alert) -> None:

@@ -202,7 +202,8 @@ def test_import_and_export_on_the_command_line(tmp_path: Path) -> None:
     dry = procurebot("import", "materials.csv", "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.strip() == (
-        "Checked, nothing stored (--dry-run): materials.csv: 2 materials (2 new, 0 known, set as in the file)."
+        "Checked, nothing stored (--dry-run): materials.csv: "
+        "2 materials (2 new, 0 known, set as in the file)."
     )
     assert procurebot("import", "materials.csv", cwd=tmp_path).returncode == 0
     bad = procurebot("import", "bad.csv", cwd=tmp_path)

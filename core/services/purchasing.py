@@ -1,0 +1,638 @@
+"""Purchasing use cases: suggest an order, request it, approve or reject it, cancel it, receive
+against it, list the open orders, remind approvers, and report what the month's orders earned.
+
+Each use case that writes is one unit of work: the purchase, the stock receipt and the notices it
+posts through the outbox commit together or not at all, and a state change is stored only if
+the purchase is still in the state it was read in (two approvers, or one tapping twice, cannot
+both decide). The rules themselves are in core/domain/purchasing.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from core.alert_rules import amount, when
+from core.domain.purchasing import (
+    ADMIN_ROLE,
+    APPROVAL_REMIND_AFTER,
+    OPEN_ORDER_STATES,
+    ORDER_REVIEW_DAYS,
+    Inbound,
+    MaterialReport,
+    Notice,
+    NoticeKind,
+    Overdue,
+    Person,
+    Purchase,
+    PurchaseState,
+    Quote,
+    Suggestion,
+    WaitingRisk,
+    fits_terms,
+    material_report,
+    may_buy,
+    may_cancel,
+    may_decide,
+    month_span,
+    needs_approval,
+    open_order_sort_key,
+    option_for,
+    overdue,
+    parse_po_number,
+    po_number,
+    preference,
+    reminder_due,
+    round_to_terms,
+    stock_out_day,
+    suggest,
+    unit_price,
+    waiting_risk,
+)
+from core.errors import UserError
+from core.materials import MaterialCatalog
+from core.models import CurrentAdvice, Material
+from core.ports import AdviceSource, Clock, PriceRepo
+from core.ports_purchasing import (
+    ApproverDirectory,
+    Outlooks,
+    PurchaseNotices,
+    PurchasingWork,
+    QuoteSource,
+    Receipts,
+    StockFigures,
+)
+from core.wording import plural
+
+APPROVAL_ROOM = "purchasing.approval_room"  # the StateStore key of the approval group's chat id
+RECENT_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class PurchasingPolicy:
+    """APPROVAL_LIMIT (in each material's currency), APPROVAL_REMIND_HOURS, ORDER_REVIEW_DAYS."""
+
+    approval_limit: float = 0.0
+    remind_after: timedelta = APPROVAL_REMIND_AFTER
+    review_days: int = ORDER_REVIEW_DAYS
+
+
+@dataclass(frozen=True)
+class SuggestedOrder:
+    """What /order answers: the suggestion, the price risk of waiting with the pick, and the
+    market price and recommendation of the moment."""
+
+    material: Material
+    suggestion: Suggestion
+    risk: WaitingRisk | None
+    market_price: float | None
+    advice: CurrentAdvice | None
+
+
+@dataclass(frozen=True)
+class Requested:
+    """A purchase request stored: ordered at once (within the limit), or posted to `told`
+    chats for approval (0: no approver could be told)."""
+
+    purchase: Purchase
+    needs_approval: bool
+    told: int = 0
+
+
+@dataclass(frozen=True)
+class Received:
+    """A receipt booked against an order; `over` is how much it went beyond the order."""
+
+    purchase: Purchase
+    quantity: float
+    over: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReceiptToConfirm:
+    """A receipt not booked: it is more than the order still brings, and is confirmed first."""
+
+    purchase: Purchase
+    quantity: float
+    outstanding: float
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    purchase: Purchase
+    overdue: Overdue | None = None
+
+
+@dataclass(frozen=True)
+class OrderBook:
+    """What /orders shows: open orders (overdue first), requests waiting for approval, and with
+    `all` the closed purchases too (newest first)."""
+
+    open: tuple[OpenOrder, ...]
+    waiting: tuple[Purchase, ...]
+    closed: tuple[Purchase, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """What /report shows for one month: a line per material with orders, in catalog order."""
+
+    month: date
+    start: datetime
+    end: datetime
+    lines: tuple[tuple[Material, MaterialReport], ...]
+
+
+class PurchasingService:
+    def __init__(
+        self,
+        catalog: MaterialCatalog,
+        unit_of_work: Callable[[], PurchasingWork],
+        stock: StockFigures,
+        quotes: QuoteSource,
+        prices: PriceRepo,
+        outlooks: Outlooks,
+        advice: AdviceSource,
+        approvers: ApproverDirectory,
+        notices: PurchaseNotices,
+        receipts: Receipts,
+        clock: Clock,
+        policy: PurchasingPolicy | None = None,
+    ) -> None:
+        self._catalog = catalog
+        self._uow = unit_of_work
+        self._stock = stock
+        self._quotes = quotes
+        self._prices = prices
+        self._outlooks = outlooks
+        self._advice = advice
+        self._approvers = approvers
+        self._notices = notices
+        self._receipts = receipts
+        self._clock = clock
+        self.policy = policy or PurchasingPolicy()
+
+    # --- /order ---------------------------------------------------------------------------
+
+    async def suggest(self, material: Material) -> SuggestedOrder:
+        """How much to order now, from whom, by when, and the price risk of waiting."""
+        position = await self._stock.position(material)
+        if position is None:
+            raise UserError(
+                f"No stock is recorded for {material.name}: count it first (/count "
+                f"{material.key} QTY)."
+            )
+        today = self._clock.now().date()
+        inbound = await self._inbound(material, today)
+        quotes = await self._quotes.quotes(material.key)
+        suggestion = suggest(
+            position, inbound, quotes, material.currency, today, self.policy.review_days
+        )
+        risk = None
+        if suggestion.pick is not None:
+            outlook = await self._outlooks.outlook(material.key)
+            if outlook is not None:
+                risk = waiting_risk(suggestion.pick.total, outlook)
+        latest = await self._prices.latest(material.key)
+        advice = (await self._advice.current()).get(material.key)
+        return SuggestedOrder(
+            material, suggestion, risk, None if latest is None else latest.price, advice
+        )
+
+    # --- /buy -----------------------------------------------------------------------------
+
+    async def request(
+        self,
+        by: Person,
+        material: Material,
+        quantity: float,
+        vendor: str | None = None,
+        price: float | None = None,
+    ) -> Requested:
+        """A purchase request, priced from the vendor's quote when no price is given. At or
+        below the approval limit it is ordered at once; above it, it is posted to the approval
+        room (or to each approver privately) to be decided on."""
+        may_buy(by.role, "request purchases")
+        if not (math.isfinite(quantity) and quantity > 0):
+            raise UserError(f"The quantity must be above 0, got {quantity:g}.")
+        if price is not None and not (math.isfinite(price) and price > 0):
+            raise UserError(f"The price must be above 0, got {price:g}.")
+        now = self._clock.now()
+        vendor_name, agreed_price, delivery_days = await self._terms(
+            material, quantity, vendor, price, now.date()
+        )
+        purchase = Purchase(
+            material=material.key,
+            vendor=vendor_name,
+            quantity=quantity,
+            unit=material.unit,
+            unit_price=agreed_price,
+            currency=material.currency,
+            delivery_days=delivery_days,
+            requested_by=by.user_id,
+            requested_by_name=by.name,
+            requested_at=now,
+            chat_id=by.chat_id,
+        )
+        async with self._uow() as uow:
+            if not needs_approval(purchase.total, self.policy.approval_limit):
+                ordered = await self._place(uow, purchase.approve(None, None, now), now)
+                return Requested(await uow.purchases.add(ordered), needs_approval=False)
+            purchase = await uow.purchases.add(purchase)
+            told = await self._ask_approvers(uow, purchase, NoticeKind.APPROVAL)
+            return Requested(purchase, needs_approval=True, told=told)
+
+    async def _terms(
+        self,
+        material: Material,
+        quantity: float,
+        vendor: str | None,
+        price: float | None,
+        today: date,
+    ) -> tuple[str, float, int]:
+        """The vendor, unit price and delivery days of a request: from the named vendor's
+        quote, or the vendor the order rule picks for this quantity among the quotes whose
+        terms it meets; a price given overrides the quote's (and its terms)."""
+        quotes = [
+            q
+            for q in await self._quotes.quotes(material.key)
+            if q.currency == material.currency and (q.valid_until is None or q.valid_until >= today)
+        ]
+        if vendor is not None:
+            named = _vendor_key(vendor)
+            quote = next((q for q in quotes if _vendor_key(q.vendor) == named), None)
+            if quote is None:
+                if price is None:
+                    raise UserError(
+                        f"No valid {material.currency} quote from {vendor} for {material.name}: "
+                        f'give the price (/buy {material.key} {amount(quantity)} from "{vendor}" '
+                        f"at PRICE) or record a quote with /quote."
+                    )
+                position = await self._stock.position(material)
+                return vendor, price, position.lead_time_days if position is not None else 0
+        else:
+            quote = await self._pick(material, quantity, quotes, today, price is None)
+        if price is None:
+            _check_terms(quote, material, quantity)
+            price = unit_price(quote, quantity)
+        return quote.vendor, price, quote.delivery_days
+
+    async def _pick(
+        self,
+        material: Material,
+        quantity: float,
+        quotes: Sequence[Quote],
+        today: date,
+        on_terms: bool,
+    ) -> Quote:
+        """The vendor the order rule picks for exactly `quantity`, among the quotes whose
+        minimum order and pack size it meets (`on_terms`; else among all)."""
+        fitting = [q for q in quotes if not on_terms or fits_terms(q, quantity)]
+        if not fitting:
+            hint = (
+                f"no quote's minimum order and pack size fit {amount(quantity)} {material.unit}"
+                if quotes
+                else f"there is no valid {material.currency} quote for {material.name}"
+            )
+            raise UserError(
+                f"No vendor to pick: {hint}. Name one and its price: /buy {material.key} "
+                f'{amount(quantity)} from "VENDOR" at PRICE.'
+            )
+        position = await self._stock.position(material)
+        stock_out = None
+        if position is not None:
+            stock_out = stock_out_day(position, await self._inbound(material, today), today)
+        options = [option_for(q, quantity, today, stock_out) for q in fitting]
+        best = min(range(len(fitting)), key=lambda i: preference(options[i]))
+        return fitting[best]
+
+    async def _inbound(self, material: Material, today: date) -> list[Inbound]:
+        """What the material's open orders still bring, and when."""
+        reading = self._uow()  # reads need no unit of work
+        open_orders = await reading.purchases.in_states(OPEN_ORDER_STATES, material.key)
+        return [i for p in open_orders if (i := p.inbound(today)) is not None]
+
+    # --- /approve, /reject, /cancel ---------------------------------------------------------
+
+    async def approve(self, by: Person, ref: int | str) -> Purchase:
+        """Approves a waiting request, which becomes a purchase order at once; the requester
+        is told."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            purchase = await self._find(uow, ref)
+            may_decide(purchase, by.user_id, by.role)
+            ordered = await self._place(uow, purchase.approve(by.user_id, by.name, now), now)
+            await self._save(uow, ordered, purchase)
+            await self._tell_requester(
+                ordered,
+                f"Approved by {by.name}: your request #{ordered.id} is {ordered.po_number}, "
+                f"{_what(ordered, self._catalog)}, {_money(ordered.total, ordered.currency)}, "
+                f"expected {_day(ordered.expected)}.",
+                by,
+            )
+            return ordered
+
+    async def reject(self, by: Person, ref: int | str, reason: str) -> Purchase:
+        """Rejects a waiting request with a reason; the requester is told it."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            purchase = await self._find(uow, ref)
+            may_decide(purchase, by.user_id, by.role)
+            rejected = purchase.reject(by.user_id, by.name, now, reason)
+            await self._save(uow, rejected, purchase)
+            await self._tell_requester(
+                rejected,
+                f"Rejected by {by.name}: your request #{rejected.id} "
+                f"({_what(rejected, self._catalog)}): {rejected.reason}",
+                by,
+            )
+            return rejected
+
+    async def cancel(self, by: Person, ref: int | str, reason: str | None = None) -> Purchase:
+        """Cancels a waiting request or an open order (its requester or an admin). The
+        approvers are told when a request they were asked about is withdrawn, the requester
+        when someone else cancels."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            purchase = await self._find(uow, ref)
+            may_cancel(purchase, by.user_id, by.role)
+            cancelled = purchase.cancel(by.user_id, by.name, now, reason)
+            await self._save(uow, cancelled, purchase)
+            why = f": {cancelled.reason.rstrip('.')}." if cancelled.reason else "."
+            if purchase.state is PurchaseState.REQUESTED:
+                text = (
+                    f"Request #{purchase.id} ({_what(purchase, self._catalog)}) was cancelled by "
+                    f"{by.name}{why} No decision is needed."
+                )
+                await self._post_to_approvers(uow, cancelled, NoticeKind.WITHDRAWN, text)
+            await self._tell_requester(
+                cancelled,
+                f"Cancelled by {by.name}: {purchase.label} ({_what(purchase, self._catalog)}){why}",
+                by,
+            )
+            return cancelled
+
+    # --- /receive ... po N ------------------------------------------------------------------
+
+    async def receive(
+        self,
+        by: Person,
+        material: Material,
+        ref: int | str,
+        quantity: float,
+        confirmed: bool = False,
+    ) -> Received | ReceiptToConfirm:
+        """Books a receipt against an open order, in the stock ledger and on the order: a
+        partial one leaves the rest open. More than the order still brings is not booked
+        until it is confirmed (`confirmed`)."""
+        may_buy(by.role, "record receipts")
+        now = self._clock.now()
+        async with self._uow() as uow:
+            purchase = await self._find(uow, ref)
+            if purchase.material != material.key:
+                raise UserError(
+                    f"{purchase.title} is for "
+                    f"{self._catalog.get(purchase.material).name}, not {material.name}."
+                )
+            received = purchase.receive(quantity, now)
+            over = max(0.0, round(quantity - purchase.outstanding, 9))
+            if over > 0 and not confirmed:
+                return ReceiptToConfirm(purchase, quantity, purchase.outstanding)
+            assert purchase.po_number is not None  # an open order has its number
+            await self._receipts.receive(by, material, quantity, purchase.po_number)
+            await self._save(uow, received, purchase)
+            return Received(received, quantity, over)
+
+    # --- /orders ----------------------------------------------------------------------------
+
+    async def orders(self, include_closed: bool = False) -> OrderBook:
+        """Open orders, overdue first (with how overdue and how critical), the requests
+        waiting for approval, and with `include_closed` the closed purchases too."""
+        today = self._clock.now().date()
+        reading = self._uow()
+        open_orders = await reading.purchases.in_states(OPEN_ORDER_STATES)
+        waiting = await reading.purchases.in_states([PurchaseState.REQUESTED])
+        recent = await reading.purchases.recent(RECENT_LIMIT) if include_closed else []
+        lines = []
+        for purchase in sorted(open_orders, key=lambda p: open_order_sort_key(p, today)):
+            late = None
+            if purchase.days_late(today):
+                material = self._catalog.get(purchase.material)
+                others = [
+                    i
+                    for p in open_orders
+                    if p.material == purchase.material
+                    and p.id != purchase.id
+                    and (i := p.inbound(today)) is not None
+                ]
+                position = await self._stock.position(material)
+                late = overdue(purchase, today, position, others)
+            lines.append(OpenOrder(purchase, late))
+        closed = tuple(p for p in recent if p.state.is_final)
+        return OrderBook(tuple(lines), tuple(waiting), closed)
+
+    async def overdue_orders(self) -> list[Overdue]:
+        """The open orders past their expected day (for PO_OVERDUE), the longest overdue first."""
+        book = await self.orders()
+        return [line.overdue for line in book.open if line.overdue is not None]
+
+    # --- reminders ----------------------------------------------------------------------------
+
+    async def remind(self) -> list[Purchase]:
+        """Posts each request unanswered for the reminder time once more (once only); each
+        in its own unit of work."""
+        now = self._clock.now()
+        waiting = await self._uow().purchases.in_states([PurchaseState.REQUESTED])
+        reminded = []
+        for candidate in waiting:
+            if not reminder_due(candidate, now, self.policy.remind_after):
+                continue
+            async with self._uow() as uow:
+                purchase = await uow.purchases.get(candidate.id)
+                if purchase is None or not reminder_due(purchase, now, self.policy.remind_after):
+                    continue
+                marked = purchase.remind(now)
+                if not await uow.purchases.save(marked, purchase.state):
+                    continue
+                await self._ask_approvers(uow, marked, NoticeKind.REMINDER)
+                reminded.append(marked)
+        return reminded
+
+    # --- /approvals here | off ------------------------------------------------------------
+
+    async def approval_room(self) -> int | None:
+        return _room(await self._uow().state.get(APPROVAL_ROOM))
+
+    async def set_approval_room(self, by: Person, chat_id: int | None, is_group: bool) -> None:
+        """Makes this group the approval room (admins)."""
+        _admin_only(by, "/approvals")
+        if chat_id is None or not is_group:
+            raise UserError(
+                "/approvals here works in a group chat: add the bot to the managers' group "
+                "and send it there."
+            )
+        async with self._uow() as uow:
+            await uow.state.set(APPROVAL_ROOM, str(chat_id))
+
+    async def close_approval_room(self, by: Person) -> int | None:
+        """No approval room any more: requests go to each approver privately. Returns the
+        room that was set (None: there was none)."""
+        _admin_only(by, "/approvals")
+        async with self._uow() as uow:
+            was = _room(await uow.state.get(APPROVAL_ROOM))
+            await uow.state.set(APPROVAL_ROOM, "")
+            return was
+
+    # --- /report ------------------------------------------------------------------------------
+
+    async def report(self, month: date | None = None) -> Report:
+        """What the orders of a month (default: this one) earned, per material."""
+        now = self._clock.now()
+        month = (month or now.date()).replace(day=1)
+        start, end = month_span(month)
+        if start > now:
+            raise UserError(f"{month:%B %Y} has not started yet: ask for this month or one before.")
+        last_day = min(end - timedelta(days=1), now).date()
+        placed = await self._uow().purchases.ordered_between(start, end)
+        by_material: dict[str, list[Purchase]] = defaultdict(list)
+        for purchase in placed:
+            by_material[purchase.material].append(purchase)
+        lines = []
+        for material in self._catalog:
+            if material.key not in by_material:
+                continue
+            closes = [
+                price
+                for day, price in await self._prices.daily_closes(material.key, start.date())
+                if day <= last_day
+            ]
+            line = material_report(material.key, by_material[material.key], closes)
+            if line is not None:
+                lines.append((material, line))
+        return Report(month, start, end, tuple(lines))
+
+    # --- the steps shared ---------------------------------------------------------------------
+
+    async def _find(self, uow: PurchasingWork, ref: int | str) -> Purchase:
+        if isinstance(ref, str):
+            text = ref.strip().lstrip("#")
+            if parse_po_number(text) is not None:
+                found = await uow.purchases.by_po_number(text.upper())
+                if found is None:
+                    raise UserError(f"There is no order {text.upper()}. /orders lists them.")
+                return found
+            if not text.isdigit():
+                raise UserError(
+                    f"'{ref[:40]}' is not a purchase: give its number (12) or its order number "
+                    "(PO-2026-0001). /orders lists them."
+                )
+            ref = int(text)
+        purchase = await uow.purchases.get(ref)
+        if purchase is None:
+            raise UserError(f"There is no purchase #{ref}. /orders lists them.")
+        return purchase
+
+    async def _save(self, uow: PurchasingWork, changed: Purchase, read: Purchase) -> None:
+        if not await uow.purchases.save(changed, read.state):
+            raise UserError(
+                f"{read.title} changed while this was being done: /orders shows where "
+                "it stands now."
+            )
+
+    async def _place(self, uow: PurchasingWork, approved: Purchase, now: datetime) -> Purchase:
+        """The approved request as an order: its number, and the market and advice of now."""
+        sequence = await uow.purchases.next_sequence(now.year)
+        latest = await self._prices.latest(approved.material)
+        advice = (await self._advice.current()).get(approved.material)
+        return approved.order(
+            po_number(now.year, sequence),
+            now,
+            None if latest is None else latest.price,
+            None if advice is None else advice.advice,
+        )
+
+    async def _approval_chats(self, uow: PurchasingWork, purchase: Purchase) -> list[int]:
+        room = _room(await uow.state.get(APPROVAL_ROOM))
+        if room is not None:
+            return [room]
+        return sorted({a for a in await self._approvers.approvers() if a != purchase.requested_by})
+
+    async def _ask_approvers(
+        self, uow: PurchasingWork, purchase: Purchase, kind: NoticeKind
+    ) -> int:
+        """Posts the request to the approval room, or to each approver but the requester;
+        returns to how many chats."""
+        text = (
+            f"Purchase request #{purchase.id} from {purchase.requested_by_name}: "
+            f"{_what(purchase, self._catalog)} at "
+            f"{amount(purchase.unit_price)} {purchase.currency}/{purchase.unit} = "
+            f"{_money(purchase.total, purchase.currency)}, above the approval limit of "
+            f"{_money(self.policy.approval_limit, purchase.currency)}. Delivery "
+            f"{plural(purchase.delivery_days, 'day')} after approval."
+        )
+        if kind is NoticeKind.REMINDER:
+            now = self._clock.now()
+            text = f"Still waiting since {when(purchase.requested_at, now)}. {text}"
+        return await self._post_to_approvers(uow, purchase, kind, text)
+
+    async def _post_to_approvers(
+        self, uow: PurchasingWork, purchase: Purchase, kind: NoticeKind, text: str
+    ) -> int:
+        chats = await self._approval_chats(uow, purchase)
+        for chat in chats:
+            await self._notices.post(Notice(kind, purchase.id, chat, text))
+        return len(chats)
+
+    async def _tell_requester(self, purchase: Purchase, text: str, by: Person) -> None:
+        """Tells the requester, in the chat they asked in (or privately), unless they did it
+        themselves."""
+        chat = purchase.chat_id if purchase.chat_id is not None else purchase.requested_by
+        if chat is None or (by.user_id is not None and by.user_id == purchase.requested_by):
+            return
+        await self._notices.post(Notice(NoticeKind.OUTCOME, purchase.id, chat, text))
+
+
+def _vendor_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def _check_terms(quote: Quote, material: Material, quantity: float) -> None:
+    """Refuses a quantity the quoting vendor would not take, naming the one it would."""
+    if fits_terms(quote, quantity):
+        return
+    terms = []
+    if quote.min_order_qty:
+        terms.append(f"from {amount(quote.min_order_qty)} {material.unit}")
+    if quote.pack_size:
+        terms.append(f"in packs of {amount(quote.pack_size)} {material.unit}")
+    fitting = round_to_terms(quantity, quote.min_order_qty, quote.pack_size)
+    raise UserError(
+        f"{quote.vendor} sells {material.name} {' '.join(terms)}: /buy {material.key} "
+        f'{amount(fitting)} from "{quote.vendor}", or give the price you agreed (at PRICE).'
+    )
+
+
+def _admin_only(by: Person, command: str) -> None:
+    if by.role != ADMIN_ROLE:
+        raise UserError(f"Only admins may use {command}.")
+
+
+def _room(value: str | None) -> int | None:
+    return int(value) if value else None
+
+
+def _what(purchase: Purchase, catalog: MaterialCatalog) -> str:
+    """'100 t Copper from Acme Metals'."""
+    name = catalog.get(purchase.material).name
+    return f"{amount(purchase.quantity)} {purchase.unit} {name} from {purchase.vendor}"
+
+
+def _money(value: float, currency: str) -> str:
+    return f"{amount(value)} {currency}"
+
+
+def _day(day: date | None) -> str:
+    return "-" if day is None else f"{day.day} {day:%b}"

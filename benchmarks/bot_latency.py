@@ -2,17 +2,22 @@
 
 Starts the fake Bot API (tests/fake_telegram) on loopback and the real `procurebot run` process
 against it, with a fresh demo database. Then 50 simulated users, all active at the same time,
-each send a mix of text and chart commands with a few seconds' pause between them (about 10
-commands a second in all, under Telegram's 30 messages a second that the bot's rate limiter
-keeps to); at the end they all send one command in the same instant (a burst). Reply latency is
+each send a mix of text, write and chart commands with a few seconds' pause between them (about
+10 commands a second in all, under Telegram's 30 messages a second that the bot's rate limiter
+keeps to); at the end they all send one command in the same instant (a burst). Write commands
+(/use, /receive) book a stock move each, with its LOW_INVENTORY check, in one transaction with
+the Telegram update; they count as text answers and are also shown apart. Reply latency is
 measured from the moment a user's message is queued at the fake Bot API to the moment the
 bot's answer arrives there. The bot measures its own event loop's worst stall
 (LOOP_MONITOR_FILE) and reports it when it stops.
 
     .venv/bin/python benchmarks/bot_latency.py                  # as configured for production
     .venv/bin/python benchmarks/bot_latency.py --no-chart-cache # every chart drawn afresh
+    .venv/bin/python benchmarks/bot_latency.py --postgres       # on a throwaway PostgreSQL
+    .venv/bin/python benchmarks/bot_latency.py --database-url postgresql://user@host/empty_db
 
-Targets on a 2-core machine: text p95 <= 50 ms, chart p95 <= 400 ms, worst stall <= 100 ms.
+Targets on a 2-core machine: text p95 <= 50 ms (writes included), chart p95 <= 400 ms, worst
+stall <= 100 ms.
 """
 
 from __future__ import annotations
@@ -33,6 +38,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.databases import (  # noqa: E402
+    Unusable,
+    add_database_options,
+    benchmark_database,
+    describe,
+)
 from tests.bot.process import start_bot_process  # noqa: E402
 from tests.fake_telegram import FakeBotApi, FakeUser, Message  # noqa: E402
 
@@ -47,6 +58,14 @@ TEXT = [
     "/forecast copper",
     "/vendors",
     "/price unobtainium",
+    "/moves copper",
+]
+WRITE = [
+    "/use copper 0.2",
+    "/use steel 500 kg",
+    "/receive copper 1 t po 4711",
+    "/receive aluminium 0.3",
+    "/use nickel 0.1 t for line 2",
 ]
 CHART = [
     *(f"/price {m}" for m in ("copper", "aluminium", "steel", "nickel", "zinc")),
@@ -55,15 +74,22 @@ CHART = [
     "/stock aluminium",
 ]
 CHART_SHARE = 0.4
+WRITE_SHARE = 0.2  # of all commands; the rest are text reads
 
 
 @dataclass
 class Results:
-    latencies: dict[str, list[float]] = field(default_factory=lambda: {"text": [], "chart": []})
+    latencies: dict[str, list[float]] = field(
+        default_factory=lambda: {"text": [], "chart": [], "write": []}
+    )
     wrong: list[str] = field(default_factory=list)
 
     def add(self, kind: str, seconds: float, reply: Message) -> None:
         self.latencies[kind].append(seconds * 1000)
+        if kind == "write":
+            self.latencies["text"].append(seconds * 1000)
+            if not (" used " in reply.reads or " received " in reply.reads):
+                self.wrong.append(f"write not booked: {reply.reads[:80]!r}")
         if kind == "chart" and reply.photo is None:
             self.wrong.append(f"no chart: {reply.reads[:80]!r}")
         if reply.reads.startswith("Sorry"):
@@ -98,8 +124,11 @@ async def ask(
 
 
 def pick(rng: random.Random) -> tuple[str, str]:
-    if rng.random() < CHART_SHARE:
+    draw = rng.random()
+    if draw < CHART_SHARE:
         return "chart", rng.choice(CHART)
+    if draw < CHART_SHARE + WRITE_SHARE:
+        return "write", rng.choice(WRITE)
     return "text", rng.choice(TEXT)
 
 
@@ -121,10 +150,10 @@ async def steady_user(
 
 
 async def start_bot(
-    api: FakeBotApi, work: Path, users: list[FakeUser], cache: bool
+    api: FakeBotApi, work: Path, database_url: str, users: list[FakeUser], cache: bool
 ) -> asyncio.subprocess.Process:
     settings = {
-        "DATABASE_PATH": str(work / "bench.db"),
+        "DATABASE_URL": database_url,
         "ALLOWED_USER_IDS": ",".join(str(u.id) for u in users),
         "LOOP_MONITOR_FILE": str(work / "loop.json"),
         "LOG_LEVEL": "INFO",
@@ -141,14 +170,27 @@ def percentiles(values: list[float]) -> str:
 
 
 async def main(args: argparse.Namespace) -> int:
+    try:
+        return await measure(args)
+    except Unusable as error:
+        print(error, file=sys.stderr)
+        return 2
+
+
+async def measure(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="procurebot-bench-") as folder:
         work = Path(folder)
-        async with FakeBotApi.running(TOKEN) as api:
+        async with (
+            benchmark_database(args, work) as database_url,
+            FakeBotApi.running(TOKEN) as api,
+        ):
+            database = await describe(database_url)
+            load_before = os.getloadavg()[0]
             users = [api.user(FIRST_USER + i, f"Buyer {i}") for i in range(args.users)]
             replies = Replies()
             api.listeners.append(replies)
-            process = await start_bot(api, work, users, cache=not args.no_chart_cache)
+            process = await start_bot(api, work, database_url, users, cache=not args.no_chart_cache)
             try:
                 steady = Results()
                 started, steady_from = time.monotonic(), time.time()
@@ -181,22 +223,29 @@ async def main(args: argparse.Namespace) -> int:
             finally:
                 process.send_signal(signal.SIGTERM)
                 code = await asyncio.wait_for(process.wait(), 60)
+            load_after = os.getloadavg()[0]
             loop = json.loads((work / "loop.json").read_text())
+            if args.keep_log:
+                Path(args.keep_log + ".loop.json").write_text(json.dumps(loop))
             log = (work / "bot.log").read_text(encoding="utf-8")
             if args.keep_log:
                 Path(args.keep_log).write_text(log, encoding="utf-8")
         violations = len(api.violations)
         flood = sum(1 for c in api.calls if c.status == 429)
 
-    commands = sum(len(v) for v in steady.latencies.values())
+    commands = len(steady.latencies["text"]) + len(steady.latencies["chart"])
     print(
         f"procurebot bot_latency: {args.users} users, {commands} commands in {elapsed:.0f} s "
         f"({commands / elapsed:.1f}/s), think {args.think_min:g}-{args.think_max:g} s, "
         f"chart cache {'off' if args.no_chart_cache else 'on'}, {os.cpu_count()} CPUs"
     )
+    print(
+        f"database: {database}; load average (1 min) {load_before:.2f} at the start, "
+        f"{load_after:.2f} at the end"
+    )
     print(f"{'reply latency, ms':34} {'n':>5} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}")
     for name, results in (("steady", steady), (f"burst ({args.users} at once)", burst)):
-        for kind in ("text", "chart"):
+        for kind in ("text", "write", "chart"):
             values = results.latencies[kind]
             print(f"{name + ' ' + kind:34} {len(values):5} {percentiles(values)}")
     stalls = loop["stalls_over_50ms"]
@@ -229,4 +278,5 @@ if __name__ == "__main__":
     parser.add_argument("--no-chart-cache", action="store_true", help="draw every chart")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-log", metavar="FILE", help="copy the bot's log here")
+    add_database_options(parser)
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -4,9 +4,10 @@ Runs the real `procurebot run` process (its own event loop and CPU, as in produc
 the fake Bot API (tests/fake_telegram) on loopback, which enforces Telegram's broadcast limit:
 a 31st message within any one second is refused with 429 "retry after 1". The whole delivery
 path is the product's: a copper drop appended to the CSV feed (PRICE_SOURCE=csv:..., polled
-every 2 s) raises the alert, the outbox stores it with 1,000 deliveries in one SQLite
-transaction, and the delivery worker sends them through the bot's TelegramNotifier behind its
-rate limiter, recording each result in the SQLite file.
+every 2 s) raises the alert, the outbox stores it with 1,000 deliveries in one transaction,
+and the delivery worker sends them through the bot's TelegramNotifier behind its rate limiter,
+recording each result in the database (a SQLite file by default; --postgres or
+--database-url for PostgreSQL).
 
 The fake runs in this process; it timestamps each message as it arrives. Printed: the time
 from the first message to the last, the rate achieved as a share of 30/s, the 429s the bot
@@ -14,6 +15,7 @@ received, deliveries lost (a chat without the alert) and duplicated (a chat with
 and the time from the line being appended to the first message.
 
     .venv/bin/python benchmarks/broadcast.py [--chats 1000]
+    .venv/bin/python benchmarks/broadcast.py --postgres    # on a throwaway PostgreSQL server
 
 Target: >= 90% of the limit, none lost, none duplicated.
 """
@@ -36,9 +38,15 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
+from benchmarks.databases import (  # noqa: E402
+    Unusable,
+    add_database_options,
+    benchmark_database,
+    describe,
+)
 from bot.bootstrap import open_database  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from core.adapters.db.engine import Database, sqlite_url  # noqa: E402
+from core.adapters.db.engine import Database  # noqa: E402
 from core.adapters.db.repos.outbox import SqlOutbox  # noqa: E402
 from core.adapters.db.repos.prices import SqlPriceRepo  # noqa: E402
 from core.adapters.db.repos.subscriptions import SqlSubscriptionRepo  # noqa: E402
@@ -53,11 +61,11 @@ LIMIT = 30  # messages a second, Telegram's broadcast limit
 ALERT_TEXT = "Copper fell"
 
 
-async def prepare(database: Path, feed: Path, chats: list[int]) -> float:
+async def prepare(database_url: str, feed: Path, chats: list[int]) -> float:
     """The demo database, every chat subscribed and stock ample (so that the only alert is
     the price drop); returns copper's latest price."""
     feed.write_text("timestamp,material,price\n")
-    async with open_database(load_settings(_env_file=None, database_path=database)) as db:
+    async with open_database(load_settings(_env_file=None, database_url=database_url)) as db:
         now = datetime.now(UTC)
         subscriptions = SqlSubscriptionRepo(db)
         for chat in chats:
@@ -69,15 +77,19 @@ async def prepare(database: Path, feed: Path, chats: list[int]) -> float:
     return latest.price
 
 
-async def delivery_statuses(database: Path) -> Counter[DeliveryStatus]:
-    db = await Database.open(sqlite_url(database))
-    try:
-        return Counter(d.status for d in await SqlOutbox(db).deliveries())
-    finally:
-        await db.close()
+async def delivery_statuses(db: Database) -> Counter[DeliveryStatus]:
+    return Counter(d.status for d in await SqlOutbox(db).deliveries())
 
 
 async def main(args: argparse.Namespace) -> int:
+    try:
+        return await measure(args)
+    except Unusable as error:
+        print(error, file=sys.stderr)
+        return 2
+
+
+async def measure(args: argparse.Namespace) -> int:
     chats = [FIRST_CHAT + n for n in range(args.chats)]
     arrivals: list[tuple[float, int]] = []
 
@@ -87,38 +99,48 @@ async def main(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="procurebot-broadcast-") as folder:
         work = Path(folder)
-        database, feed, log = work / "bench.db", work / "prices.csv", work / "bot.log"
-        latest = await prepare(database, feed, chats)
-        async with FakeBotApi.running(TOKEN, flood_limit=LIMIT) as api:
-            for chat in chats:
-                api.user(chat, f"Buyer {chat}")
-            api.listeners.append(on_message)
-            settings = {
-                "DATABASE_PATH": str(database),
-                "PRICE_SOURCE": f"csv:{feed}",
-                "PRICE_UPDATE_SECONDS": "2",
-                "LOG_LEVEL": "INFO",
-            }
-            process = await start_bot_process(api, work, log, settings)
+        feed, log = work / "prices.csv", work / "bot.log"
+        async with (
+            benchmark_database(args, work) as database_url,
+            FakeBotApi.running(TOKEN, flood_limit=LIMIT) as api,
+        ):
+            database = await describe(database_url)
+            latest = await prepare(database_url, feed, chats)
+            db = await Database.open(database_url, migrate=False)  # to watch the outbox
             try:
-                at = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="seconds")
-                with feed.open("a") as file:
-                    file.write(f"{at},copper,{latest * 0.8:.1f}\n")
-                appended = time.monotonic()
-                deadline = appended + args.timeout
-                while len({chat for _, chat in arrivals}) < len(chats):
-                    if time.monotonic() > deadline:
-                        break
-                    await asyncio.sleep(0.2)
-                # Until the database has recorded every result (nothing left in flight).
-                while (await delivery_statuses(database))[DeliveryStatus.SENT] < len(chats):
-                    if time.monotonic() > deadline:
-                        break
-                    await asyncio.sleep(0.2)
-                await asyncio.sleep(args.settle)  # room for a late duplicate to show
+                load_before = os.getloadavg()[0]
+                for chat in chats:
+                    api.user(chat, f"Buyer {chat}")
+                api.listeners.append(on_message)
+                settings = {
+                    "DATABASE_URL": database_url,
+                    "PRICE_SOURCE": f"csv:{feed}",
+                    "PRICE_UPDATE_SECONDS": "2",
+                    "LOG_LEVEL": "INFO",
+                }
+                process = await start_bot_process(api, work, log, settings)
+                try:
+                    at = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="seconds")
+                    with feed.open("a") as file:
+                        file.write(f"{at},copper,{latest * 0.8:.1f}\n")
+                    appended = time.monotonic()
+                    deadline = appended + args.timeout
+                    while len({chat for _, chat in arrivals}) < len(chats):
+                        if time.monotonic() > deadline:
+                            break
+                        await asyncio.sleep(0.2)
+                    # Until the database has recorded every result (nothing left in flight).
+                    while (await delivery_statuses(db))[DeliveryStatus.SENT] < len(chats):
+                        if time.monotonic() > deadline:
+                            break
+                        await asyncio.sleep(0.2)
+                    await asyncio.sleep(args.settle)  # room for a late duplicate to show
+                finally:
+                    code = await stop(process, signal.SIGTERM)
+                load_after = os.getloadavg()[0]
+                statuses = await delivery_statuses(db)
             finally:
-                code = await stop(process, signal.SIGTERM)
-            statuses = await delivery_statuses(database)
+                await db.close()
             output = log.read_text(encoding="utf-8")
             if args.keep_log:
                 Path(args.keep_log).write_text(output, encoding="utf-8")
@@ -135,6 +157,10 @@ async def main(args: argparse.Namespace) -> int:
     print(
         f"procurebot broadcast: 1 alert to {len(chats)} chats through a fake Bot API allowing "
         f"{LIMIT} messages/s, the real bot process, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"database: {database}; load average (1 min) {load_before:.2f} at the start, "
+        f"{load_after:.2f} at the end"
     )
     print(f"first to last message:      {span:.1f} s")
     print(f"rate achieved:              {rate:.1f} messages/s = {rate / LIMIT:.1%} of {LIMIT}/s")
@@ -158,4 +184,5 @@ if __name__ == "__main__":
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after (s)")
     parser.add_argument("--settle", type=float, default=3.0, help="wait for late duplicates (s)")
     parser.add_argument("--keep-log", metavar="FILE", help="copy the bot's log here")
+    add_database_options(parser)
     sys.exit(asyncio.run(main(parser.parse_args())))

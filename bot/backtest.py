@@ -23,6 +23,7 @@ import pandas as pd
 from core.adapters.prophet_model import prophet_run
 from core.errors import UserError
 from core.forecast_model import (
+    MAX_HORIZON,
     BacktestSummary,
     ForecastConfig,
     backtest,
@@ -350,6 +351,11 @@ def run_backtest(
     """Fits the model at every origin (in `executor`), then replays the retrains in order."""
     if horizon < 1 or origins < 1:
         raise UserError("--horizon and --origins must be whole numbers of at least 1")
+    if horizon > MAX_HORIZON:
+        raise UserError(
+            f"--horizon {horizon} is too far ahead: at most {MAX_HORIZON} rows (a quarter of "
+            "trading days)"
+        )
     step = schedule_step(pd.DatetimeIndex(series.index))
     rows = origin_rows(len(series), horizon, origins + WARMUP, step)
     if len(rows) <= WARMUP:
@@ -383,7 +389,10 @@ def describe(name: str, run: BacktestRun, horizon: int) -> str:
             f"{run.fits} Prophet fits in {run.seconds:.0f} s",
             f"  MAE {s.mae:,.2f} against naive {s.naive_mae:,.2f}: ratio {s.mae_ratio:.3f} "
             f"(over the whole path {s.path_ratio:.3f})",
-            f"  95% interval held the actual price {100 * s.coverage:.1f}% of the time",
+            f"  95% interval held the actual price {100 * s.coverage:.1f}% of the time "
+            f"({100 * s.calm_coverage:.1f}% in the calmest third of weeks, "
+            f"{100 * s.volatile_coverage:.1f}% in the most volatile third); interval score "
+            f"{s.interval_score_pct:.2f}% of the price",
             f"  BUY NOW {_share(s.buy_share, s.buy_hit)}; WAIT {_share(s.wait_share, s.wait_hit)}",
             f"  A weekly buyer following the advice saves {s.money_saved_pct:+.2f}% of spend "
             "against buying on schedule",

@@ -16,34 +16,60 @@ from core.adapters.db.engine import Database
 from core.adapters.db.migrate import current_revision, head
 from core.adapters.db.repos.access import SqlInviteRepo, SqlUserRepo
 from core.adapters.db.repos.alerts import SqlAlertRepo
+from core.adapters.db.repos.digests import SqlDigestRepo, SqlQuietHoursRepo
 from core.adapters.db.repos.forecasts import SqlForecastRepo
+from core.adapters.db.repos.health import SqlInstanceRegistry, SqlOutboxStats
 from core.adapters.db.repos.outbox import SqlOutbox, SqlStateStore
 from core.adapters.db.repos.prices import SqlMaterialRepo, SqlPriceRepo
 from core.adapters.db.repos.stock import SqlInventoryRepo
 from core.adapters.db.repos.subscriptions import SqlSubscriptionRepo
 from core.adapters.db.repos.vendors import SqlVendorRepo
+from core.adapters.db.repos.watches import SqlWatchRepo
+from core.adapters.db.unit_of_work import SqlUnitOfWork
 from core.adapters.http_feed import HttpPriceFeed
+from core.adapters.import_workers import ImportWorkers
 from core.adapters.prophet_model import ProphetEngine
 from core.adapters.simulated_feed import SimulatedPriceFeed
+from core.adapters.spreadsheets import SpreadsheetFiles
 from core.adapters.twilio_whatsapp import TwilioWhatsAppNotifier
 from core.alert_rules import AlertPolicy
 from core.alerts import AlertService
+from core.budget import BudgetService
+from core.chats import ChatMoves
 from core.delivery import DeliveryWorker
+from core.digests import DigestService
 from core.errors import UnknownMaterial
 from core.feeds import PricePoller
+from core.forecast_model import ForecastConfig
 from core.forecasting import ForecastService
+from core.health import HealthLog, HealthService, Schedule
 from core.inventory import InventoryService
 from core.jobs import AlertJobs
 from core.materials import MaterialCatalog
 from core.models import Channel
 from core.monitoring import AlertMonitor
-from core.ports import AdviceSource, Clock, ForecastEngine, Notifier, PriceFeed, SystemClock
+from core.ports import (
+    AdviceSource,
+    Clock,
+    ForecastEngine,
+    NoOpenOrders,
+    Notifier,
+    PriceFeed,
+    SystemClock,
+)
 from core.price_guard import PriceGuard
 from core.prices import PriceService
+from core.quiet_hours import QuietHoursService
 from core.recipients import RecipientDirectory
 from core.services import Services
+from core.services.imports import ImportService
+from core.services.materials import MaterialService
+from core.services.once import ExactlyOnce
+from core.services.quotes import QuoteService
+from core.services.stock import StockLedger
 from core.subscriptions import SubscriptionService
 from core.vendors import VendorService
+from core.watches import WatchMonitor, WatchService
 from data import demo
 
 log = logging.getLogger(__name__)
@@ -54,18 +80,61 @@ def whatsapp_ready(settings: Settings) -> bool:
     return settings.whatsapp_enabled and settings.twilio_whatsapp_from is not None
 
 
+def unit_of_work(db: Database) -> Callable[[], SqlUnitOfWork]:
+    """What core services take to open a unit of work over the database."""
+    return lambda: SqlUnitOfWork(db)
+
+
 async def build_services(
-    db: Database, settings: Settings, clock: Clock, engine: ForecastEngine | None = None
+    db: Database,
+    settings: Settings,
+    clock: Clock,
+    engine: ForecastEngine | None = None,
+    import_workers: ImportWorkers | None = None,
 ) -> Services:
-    """The core services over the database; with a forecast `engine`, forecasting too."""
+    """The core services over the database; with a forecast `engine`, forecasting too; with
+    `import_workers`, files are read and checked in that worker process (else in a thread)."""
     catalog = MaterialCatalog(await SqlMaterialRepo(db).all())
     outbox = SqlOutbox(db)
+    new_uow = unit_of_work(db)
     users = SqlUserRepo(db)
-    access = AccessPolicy(settings.admin_user_ids, settings.allowed_user_ids, users, clock)
+    access = AccessPolicy(
+        settings.admin_user_ids,
+        settings.allowed_user_ids,
+        users,
+        clock,
+        viewer_ids=settings.viewer_user_ids,
+        approver_ids=settings.approver_user_ids,
+    )
     prices = SqlPriceRepo(db)
     inventory = InventoryService(catalog, SqlInventoryRepo(db), clock)
-    forecasts = None
+    quiet_hours = QuietHoursService(new_uow, SqlQuietHoursRepo(db), outbox, clock)
+    recipients = RecipientDirectory(
+        SqlSubscriptionRepo(db),
+        clock,
+        settings.whatsapp_recipients,
+        whatsapp_ready(settings),
+        queue=outbox,
+        chat_moved=ChatMoves(new_uow),
+    )
+    # Raises the LOW_INVENTORY alert a stock move calls for, in the move's unit of work.
+    stock_alerts = AlertMonitor(
+        catalog,
+        prices,
+        inventory,
+        outbox,
+        recipients,
+        SqlStateStore(db),
+        clock,
+        alert_policy(settings),
+        quiet=quiet_hours,
+    )
+    materials = MaterialService(catalog, new_uow, clock)
+    forecasts = budgets = None
     if engine is not None:
+        config = ForecastConfig(threshold=settings.buy_threshold_pct / 100)
+        # Purchase orders are not recorded yet: nothing counts as on its way.
+        budgets = BudgetService(prices, inventory, NoOpenOrders(), clock, config)
         forecasts = ForecastService(
             catalog,
             prices,
@@ -77,6 +146,7 @@ async def build_services(
             settings.buy_threshold_pct,
             # Two missed turns of the schedule make a forecast stale.
             max_age=timedelta(seconds=2 * settings.forecast_retrain_seconds),
+            config=config,
         )
     guard = PriceGuard(
         catalog,
@@ -88,25 +158,77 @@ async def build_services(
         access,
         note_interval=timedelta(minutes=settings.alert_cooldown_minutes),
     )
+    price_service = PriceService(catalog, prices)
     return Services(
         catalog=catalog,
         clock=clock,
-        prices=PriceService(catalog, prices),
+        prices=price_service,
         inventory=inventory,
         vendors=VendorService(SqlVendorRepo(db), clock),
         alerts=AlertService(SqlAlertRepo(db), outbox),
         access=access,
         invites=InviteService(SqlInviteRepo(db), access, users, clock),
         subscriptions=SubscriptionService(SqlSubscriptionRepo(db), clock, outbox),
-        recipients=RecipientDirectory(
-            SqlSubscriptionRepo(db),
+        recipients=recipients,
+        ledger=StockLedger(catalog, new_uow, inventory, clock, stock_alerts),
+        quotes=QuoteService(catalog, new_uow, clock),
+        materials=materials,
+        imports=ImportService(
+            catalog,
+            new_uow,
             clock,
-            settings.whatsapp_recipients,
-            whatsapp_ready(settings),
-            queue=outbox,
+            SpreadsheetFiles(),
+            materials,
+            inventory,
+            stock_alerts,
+            **({"off_loop": import_workers.run} if import_workers else {}),
         ),
+        once=ExactlyOnce(new_uow, clock),
         forecasts=forecasts,
         price_guard=guard,
+        health=build_health(db, settings, catalog, recipients, clock),
+        watches=WatchService(catalog, new_uow, SqlWatchRepo(db), prices, clock),
+        digests=DigestService(
+            new_uow,
+            SqlDigestRepo(db),
+            price_service,
+            inventory,
+            SqlAlertRepo(db),
+            clock,
+            advice=forecasts,
+        ),
+        quiet_hours=quiet_hours,
+        budgets=budgets,
+    )
+
+
+def alert_policy(settings: Settings) -> AlertPolicy:
+    return AlertPolicy(settings.price_alert_pct, timedelta(minutes=settings.alert_cooldown_minutes))
+
+
+def build_health(
+    db: Database,
+    settings: Settings,
+    catalog: MaterialCatalog,
+    recipients: RecipientDirectory,
+    clock: Clock,
+) -> HealthService:
+    """The health report (/status, `procurebot status`) over the database."""
+    return HealthService(
+        {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[db.backend],
+        db.describe(),
+        SqlInstanceRegistry(db),
+        HealthLog(SqlStateStore(db), clock),
+        SqlOutboxStats(db),
+        recipients,
+        SqlForecastRepo(db),
+        catalog,
+        clock,
+        Schedule(
+            timedelta(seconds=settings.price_update_seconds),
+            timedelta(seconds=settings.forecast_retrain_seconds),
+        ),
+        settings.forecast_horizon_days,
     )
 
 
@@ -209,9 +331,7 @@ def build_alerting(
         )
         notifiers[Channel.WHATSAPP] = whatsapp
         closers.append(whatsapp.aclose)
-    policy = AlertPolicy(
-        settings.price_alert_pct, timedelta(minutes=settings.alert_cooldown_minutes)
-    )
+    policy = alert_policy(settings)
     monitor = AlertMonitor(
         catalog,
         SqlPriceRepo(db),
@@ -222,21 +342,43 @@ def build_alerting(
         clock,
         policy,
         advice,
+        quiet=services.quiet_hours,
+    )
+    watches = WatchMonitor(
+        catalog,
+        unit_of_work(db),
+        SqlWatchRepo(db),
+        SqlPriceRepo(db),
+        state,
+        clock,
+        policy.cooldown,
+        services.quiet_hours,
     )
     poller = PricePoller(feed, catalog, SqlPriceRepo(db), clock, services.price_guard)
     worker = DeliveryWorker(
         outbox, notifiers, services.recipients, clock, concurrency=delivery_concurrency
     )
-    return Alerting(AlertJobs(poller, monitor, worker), outbox, notifiers, closers)
+    jobs = AlertJobs(
+        poller,
+        monitor,
+        worker,
+        HealthLog(state, clock),
+        watches=watches,
+        digests=services.digests,
+        quiet_hours=services.quiet_hours,
+    )
+    return Alerting(jobs, outbox, notifiers, closers)
 
 
 @asynccontextmanager
-async def open_database(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Database]:
-    """Opens the database, seeding the demo data on first start."""
+async def open_database(
+    settings: Settings, clock: Clock | None = None, seed_demo: bool = True
+) -> AsyncIterator[Database]:
+    """Opens the database, seeding the demo data on first start (with `seed_demo`)."""
     clock = clock or SystemClock()
     db = await Database.open(settings.database)
     try:
-        if await demo.is_empty(db):
+        if seed_demo and await demo.is_empty(db):
             result = await demo.seed(db, clock.now().date())
             log.info("First start: %s", result.describe(db.describe()))
         yield db
@@ -245,13 +387,22 @@ async def open_database(settings: Settings, clock: Clock | None = None) -> Async
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Services]:
-    """Opens the database (seeding demo data on first start) and the Prophet worker processes
-    (started on first use), and yields the services."""
+async def open_services(
+    settings: Settings, clock: Clock | None = None, seed_demo: bool = True
+) -> AsyncIterator[Services]:
+    """Opens the database (seeding demo data on first start, with `seed_demo`) and the
+    Prophet worker processes (started on first use), and yields the services."""
     clock = clock or SystemClock()
-    engine = ProphetEngine.in_processes()
+    engine = ProphetEngine.in_processes(cluster=settings.forecast_cluster)
+    workers = ImportWorkers()
     try:
-        async with open_database(settings, clock) as db:
-            yield await build_services(db, settings, clock, engine)
+        async with open_database(settings, clock, seed_demo) as db:
+            services = await build_services(db, settings, clock, engine, workers)
+            try:
+                yield services
+            finally:
+                assert services.forecasts is not None
+                await services.forecasts.aclose()  # forecasts still being built in the background
     finally:
         engine.close()
+        workers.close()

@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.ticker import FuncFormatter
 
+from bot.formatting import money_scale
+from core.budget import Budget
 from core.forecasting import Forecast
 from core.inventory import StockLevel, StockStatus
 from core.models import Material, PricePoint
@@ -127,6 +129,34 @@ def forecast_chart(
     return _png(figure)
 
 
+def budget_chart(budget: Budget) -> bytes:
+    """How the cost of the planned buying could turn out: the past periods' price moves, up or
+    down, applied to today's quantity and price, with the expected cost and the 95% range."""
+    figure, axes = _figure()
+    divisor, prefix = money_scale(budget.expected)
+    costs = [cost / divisor for cost in budget.outcomes]
+    axes.axvspan(
+        budget.lower / divisor,
+        budget.upper / divisor,
+        color="#f39c12",
+        alpha=0.2,
+        label="95% range",
+    )
+    axes.hist(costs, bins=40, color=LINE, alpha=0.85, label="past moves, up or down")
+    axes.axvline(
+        budget.expected / divisor, color="#d35400", linewidth=2.5, linestyle="--", label="expected"
+    )
+    material = budget.material
+    axes.set_title(
+        f"{material.name}: {budget.to_buy:,.0f} {material.unit} over the next {budget.days} days",
+        fontsize=TITLE_SIZE,
+    )
+    axes.set_xlabel(f"Cost ({prefix}{material.currency})", fontsize=LABEL_SIZE)
+    axes.set_ylabel("Past moves", fontsize=LABEL_SIZE)
+    axes.legend(fontsize=TICK_SIZE, loc="upper right")
+    return _png(figure)
+
+
 def cover_label(status: StockStatus) -> str:
     """What a stock bar says at its end: '0 days' for an empty stock, 'not used' for a
     material nobody uses (no bar, whatever its stock)."""
@@ -141,10 +171,7 @@ def stock_figure(statuses: Sequence[StockStatus], today: date) -> Figure:
     shown = list(reversed(statuses))
     names = [short_label(s.material.name) for s in shown]
     covers = [s.days_of_cover or 0.0 for s in shown]
-    reorder = [
-        s.reorder_point / s.item.daily_consumption if s.item.daily_consumption else 0.0
-        for s in shown
-    ]
+    reorder = [s.reorder_point / s.daily_use if s.daily_use else 0.0 for s in shown]
     colours = [LEVEL_COLOURS[s.level] for s in shown]
     axes.barh(names, covers, color=colours, height=0.6, label="days of cover")
     used = [i for i, s in enumerate(shown) if s.days_of_cover is not None]
@@ -226,3 +253,35 @@ def vendor_figure(ranking: VendorRanking, today: date) -> Figure:
 def vendor_chart(ranking: VendorRanking, today: date) -> bytes:
     """Each comparable quote's price against its delivery time; the best pick highlighted."""
     return _png(vendor_figure(ranking, today))
+
+
+def overview_chart(series: Sequence[tuple[Material, Sequence[PricePoint]]], days: int) -> bytes:
+    """Every material's price over the last `days` days as the change since the first day, so
+    that metals at 2,000 and at 20,000 USD/t share one scale."""
+    figure, axes = _figure()
+    drawn = [(m, points) for m, points in series if points]
+    for material, points in drawn:
+        first = points[0].price
+        times = date2num([p.at for p in points])
+        change = [(p.price / first - 1) * 100 for p in points]
+        line = axes.plot(times, change, linewidth=2.2, label=material.name)[0]
+        axes.annotate(
+            f"{change[-1]:+.1f}%",
+            (times[-1], change[-1]),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=TICK_SIZE,
+            color=line.get_color(),
+        )
+    end = max((points[-1].at for _, points in drawn), default=None)
+    title = f"Prices: {days} days" + (f" to {end:%d %b %Y}" if end else "")
+    axes.set_title(title, fontsize=TITLE_SIZE)
+    axes.set_ylabel("Change since the first day (%)", fontsize=LABEL_SIZE)
+    axes.axhline(0, color="#555555", linewidth=1)
+    axes.xaxis.set_major_locator(AutoDateLocator(maxticks=6))
+    axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f}%"))
+    if drawn:
+        axes.legend(fontsize=TICK_SIZE, loc="upper left")
+    return _png(figure)

@@ -1,10 +1,12 @@
-"""The `procurebot` command line: run, console, seed, backtest."""
+"""The `procurebot` command line: run, console, seed, import, export, db, backtest."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import shutil
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,17 +22,33 @@ from bot.backtest import (
     run_backtest,
     write_csv,
 )
-from bot.bootstrap import check_alert_settings, check_feed_materials, open_services
-from bot.console import run_console
+from bot.bootstrap import (
+    build_services,
+    check_alert_settings,
+    check_feed_materials,
+    open_services,
+)
+from bot.chat.commands.status import status_text
+from bot.console import console_user, run_console
 from bot.settings import Settings, SettingsError, load_settings
-from core.adapters.db.copy import copy_database
+from core.adapters.db.backup import (
+    BackupError,
+    backup_kind,
+    default_name,
+    find_pg_dump,
+    make_backup,
+    restore_backup,
+)
+from core.adapters.db.copy import TableCount, copy_database
 from core.adapters.db.engine import Database, DatabaseError, database_password
 from core.adapters.db.leader import AnotherInstance, LeadershipLost
 from core.adapters.db.migrate import SchemaTooNew, current_revision, head
 from core.adapters.processes import default_workers, worker_pool
+from core.domain.actors import COMMAND_LINE
 from core.errors import UserError
 from core.forecast_model import ForecastConfig
-from core.ports import SystemClock
+from core.ports import Clock, SystemClock
+from core.services.imports import Imported, Preview
 from data import demo
 
 log = logging.getLogger("procurebot")
@@ -60,15 +78,37 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
-def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
+class JsonFormatter(RedactingFormatter):
+    """One JSON object per line (LOG_FORMAT=json, for log shippers), with the same redaction:
+    time, level, logger, message and, when there is one, the traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": self._redact(record.getMessage()),
+        }
+        if record.exc_info:
+            entry["traceback"] = self._redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+def configure_logging(level: str, secrets: Iterable[str] = (), json_lines: bool = False) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT)
-    formatter = RedactingFormatter(LOG_FORMAT, secrets)
+    formatter = (JsonFormatter if json_lines else RedactingFormatter)(LOG_FORMAT, secrets)
     for handler in logging.getLogger().handlers:
         handler.setFormatter(formatter)
     # httpx logs each request URL at INFO, and the bot token is part of that URL; the twilio
     # client logs every request's headers and URL at INFO.
     noisy_loggers = ("httpx", "httpcore", "cmdstanpy", "prophet", "matplotlib", "apscheduler")
-    for noisy in (*noisy_loggers, "twilio", "aiohttp", "alembic", "aiosqlite"):
+    # Dask (FORECAST_CLUSTER) logs every connection at INFO.
+    for noisy in (*noisy_loggers, "twilio", "aiohttp", "alembic", "aiosqlite", "distributed"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -92,16 +132,38 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="start the Telegram bot (the console without a token)")
-    commands.add_parser("console", help="the chat commands in this terminal, as an admin")
+    console = commands.add_parser("console", help="the chat commands in this terminal, as an admin")
+    console.add_argument(
+        "--chat",
+        type=int,
+        metavar="CHAT_ID",
+        help="act in this Telegram chat (its subscription, watches, digest and quiet hours)",
+    )
+    commands.add_parser("status", help="the bot's health: exit status 0 when healthy, 1 when not")
     seed = commands.add_parser("seed", help="load the demo data; safe to run twice")
     seed.add_argument("--force", action="store_true", help="reload the demo data over it")
     db = commands.add_parser("db", help="the database: check it, or copy it elsewhere")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     db_commands.add_parser("check", help="which backend and schema version are in use")
+    backup = db_commands.add_parser("backup", help="a consistent backup, while the bot runs")
+    backup.add_argument(
+        "--output", metavar="FILE", help="default: BACKUP_DIR (or var/backups)/procurebot-TIME.*"
+    )
+    restore = db_commands.add_parser("restore", help="load a backup into an empty database")
+    restore.add_argument("file", metavar="FILE", help="a file made by `procurebot db backup`")
     copy = db_commands.add_parser("copy", help="copy every table into an empty database")
     copy.add_argument(
         "--to", required=True, metavar="URL", help="postgresql://... or sqlite:///..."
     )
+    imports = commands.add_parser(
+        "import", help="import a CSV or XLSX file (materials, stock moves, quotes or prices)"
+    )
+    imports.add_argument("file", metavar="FILE", help="a .csv or .xlsx file")
+    imports.add_argument(
+        "--dry-run", action="store_true", help="check every row and say what would change"
+    )
+    export = commands.add_parser("export", help="everything as an XLSX file that imports again")
+    export.add_argument("--output", metavar="FILE.xlsx", help="default: procurement-DATE.xlsx")
     backtest = commands.add_parser("backtest", help="rolling-origin evaluation of the forecaster")
     backtest.add_argument("--csv", required=True, metavar="FILE", help="price history CSV")
     backtest.add_argument("--date-column", default="date", metavar="COL")
@@ -123,7 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _console(settings: Settings) -> int:
+async def _console(settings: Settings, chat: int | None = None) -> int:
     async with open_services(settings) as services:
         await run_console(
             services,
@@ -131,6 +193,7 @@ async def _console(settings: Settings) -> int:
             sys.stdin,
             sys.stdout,
             prompt=sys.stdin.isatty(),
+            caller=console_user(chat),
         )
     return 0
 
@@ -172,16 +235,136 @@ async def _db_copy(settings: Settings, to: str) -> int:
             await target.close()
     finally:
         await source.close()
-    width = max(len(c.table) for c in counts)
     print(f"Copied {source.describe()} to {target.describe()}:")
-    print(f"{'table':<{width}}  {'source':>9}  {'target':>9}")
-    for count in counts:
-        mark = "" if count.matches else "  DIFFERS"
-        print(f"{count.table:<{width}}  {count.source:>9,}  {count.target:>9,}{mark}")
-    if all(c.matches for c in counts):
+    if _print_counts(counts, "source", "target"):
         return 0
     print("The row counts differ: the copy is incomplete.", file=sys.stderr)
     return 1
+
+
+def _print_counts(counts: list[TableCount], source: str, target: str) -> bool:
+    width = max(len(c.table) for c in counts)
+    print(f"{'table':<{width}}  {source:>9}  {target:>9}")
+    for count in counts:
+        mark = "" if count.matches else "  DIFFERS"
+        print(f"{count.table:<{width}}  {count.source:>9,}  {count.target:>9,}{mark}")
+    return all(c.matches for c in counts)
+
+
+async def _db_backup(settings: Settings, output: str | None) -> int:
+    db = await Database.open(settings.database, migrate=False)
+    try:
+        pg_dump = find_pg_dump() if db.backend == "postgresql" else None
+        if output is None:
+            directory = settings.backup_dir or settings.database_path.parent / "backups"
+            path = directory / default_name(db, SystemClock().now(), pg_dump)
+        else:
+            path = Path(output)
+        made = await make_backup(db, path, pg_dump)
+    except BackupError as error:
+        print(f"Backup failed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await db.close()
+    print(f"Backed up {db.describe()} to {made.describe()}")
+    return 0
+
+
+async def _db_restore(settings: Settings, file: str) -> int:
+    try:
+        backup_kind(Path(file))  # before the target is touched
+    except BackupError as error:
+        print(f"Nothing restored: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    db = await Database.open(settings.database)
+    try:
+        counts = await restore_backup(Path(file), db, shutil.which("pg_restore"))
+    except BackupError as error:
+        print(f"Nothing restored: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    finally:
+        await db.close()
+    print(f"Restored {file} into {db.describe()}:")
+    if _print_counts(counts, "backup", "restored"):
+        return 0
+    print("The row counts differ: the restore is incomplete.", file=sys.stderr)
+    return 1
+
+
+async def _status(settings: Settings, clock: Clock | None = None) -> int:
+    """Prints the health report; 0 when healthy, 1 when not (every problem on its own line)."""
+    try:
+        db = await Database.open(settings.database, migrate=False)
+    except DatabaseError as error:
+        print(f"procurebot: 1 problem\nPROBLEM: {error}")
+        return 1
+    try:
+        revision, newest = await current_revision(db), head()
+        if revision != newest:
+            print(
+                f"procurebot: 1 problem\nPROBLEM: the database {db.describe()} is at schema "
+                f"{revision or 'none'}, this procurebot expects {newest}: `procurebot run` "
+                "brings it up to date"
+            )
+            return 1
+        services = await build_services(db, settings, clock or SystemClock())
+        assert services.health is not None
+        health = await services.health.report()
+    finally:
+        await db.close()
+    print(status_text(health))
+    return 0 if health.healthy else 1
+
+
+async def _import(settings: Settings, file: str, dry_run: bool) -> int:
+    path = Path(file)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        print(f"Cannot read {path}: {error.strerror or error}.", file=sys.stderr)
+        return USAGE_ERROR
+    async with open_services(settings, seed_demo=False) as services:
+        try:
+            checked = await services.imports.check(path.name, data)
+            if dry_run:
+                outcome: Imported | Preview = await services.imports.preview(
+                    COMMAND_LINE, path.name, checked, keep=False
+                )
+            else:
+                outcome = await services.imports.import_file(COMMAND_LINE, path.name, checked)
+        except UserError as error:
+            print(error, file=sys.stderr)
+            return USAGE_ERROR
+    if isinstance(outcome, Imported):
+        print(f"Imported {outcome.record.summary}.")
+        return 0
+    if outcome.problems:
+        print(f"{path.name} was not imported; nothing was stored:", file=sys.stderr)
+        for problem in outcome.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    if outcome.imported_before is not None:
+        before = outcome.imported_before
+        print(
+            f"{path.name} holds the same rows as {before.file_name}, imported on "
+            f"{before.at:%Y-%m-%d %H:%M} UTC: nothing to import, nothing changed."
+        )
+        return 0
+    print(f"Checked, nothing stored (--dry-run): {outcome.summary}.")
+    return 0
+
+
+async def _export(settings: Settings, output: str | None) -> int:
+    async with open_services(settings, seed_demo=False) as services:
+        name, data = await services.imports.export()
+    path = Path(output or name)
+    try:
+        path.write_bytes(data)
+    except OSError as error:
+        print(f"Cannot write {path}: {error.strerror or error}.", file=sys.stderr)
+        return USAGE_ERROR
+    print(f"Exported everything to {path} ({len(data) / 1024:,.0f} KB).")
+    return 0
 
 
 async def _reach_database(settings: Settings) -> None:
@@ -245,17 +428,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)
         return USAGE_ERROR
-    configure_logging(settings.log_level, secrets_of(settings))
+    configure_logging(settings.log_level, secrets_of(settings), settings.log_format == "json")
     try:
         if args.command == "console":
-            return asyncio.run(_console(settings))
+            return asyncio.run(_console(settings, args.chat))
         if args.command == "seed":
             return asyncio.run(_seed(settings, args.force))
         if args.command == "run":
             return _run(settings)
+        if args.command == "status":
+            return asyncio.run(_status(settings))
+        if args.command == "import":
+            return asyncio.run(_import(settings, args.file, args.dry_run))
+        if args.command == "export":
+            return asyncio.run(_export(settings, args.output))
         if args.command == "db":
             if args.db_command == "check":
                 return asyncio.run(_db_check(settings))
+            if args.db_command == "backup":
+                return asyncio.run(_db_backup(settings, args.output))
+            if args.db_command == "restore":
+                return asyncio.run(_db_restore(settings, args.file))
             return asyncio.run(_db_copy(settings, args.to))
         return _backtest(args, settings)
     # SettingsError: alert settings at `run`; AnotherInstance: `run` on a SQLite file in use

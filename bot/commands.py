@@ -5,107 +5,52 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
 
 from bot import charts
+from bot.chat.commands import access as access_commands
+from bot.chat.commands import digests, files, materials, quotes, status, stock_moves, watches
+from bot.chat.commands import prices as prices_commands
+from bot.chat.request import Caller, Command, Handler, Request, always, with_arguments
 from bot.formatting import (
     Button,
     Reply,
     alert_report,
-    amount,
     attention_report,
+    budget_report,
     esc,
     forecast_report,
-    held_prices_line,
-    held_report,
-    moment,
     price_detail,
     price_overview,
     stock_report,
-    user_report,
     vendor_report,
     whatsapp_report,
 )
 from bot.rendering import Renderer
-from core.access import InvalidInvite
+from core.access import InvalidInvite, NotAllowed, may, require
+from core.budget import DEFAULT_DAYS, MAX_DAYS
 from core.errors import UnknownMaterial, UserError
-from core.models import Advice, Channel, Material, Role
+from core.models import Advice, Role
 from core.services import Services
+from core.services.once import UpdateRef
 from core.subscriptions import SubscriptionService
 from core.wording import quoted
 
-__all__ = ["COMMANDS", "Caller", "Command", "Renderer", "Request", "execute", "parse"]
+__all__ = [
+    "COMMANDS",
+    "Caller",
+    "Command",
+    "Handler",
+    "Renderer",
+    "Request",
+    "UpdateRef",
+    "execute",
+    "parse",
+]
 
 CHART_DAYS = 30
 DEFAULT_ALERTS = 10
 MAX_ALERTS = 100
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who asks, from which chat; `role` None means no access. `channel` is where the chat
-    lives (None for the console, which has no chat to send alerts to)."""
-
-    user_id: int
-    role: Role | None
-    chat_id: int
-    is_group: bool = False
-    name: str | None = None
-    channel: Channel | None = None
-
-
-@dataclass(frozen=True)
-class Request:
-    args: tuple[str, ...]
-    caller: Caller
-    services: Services
-    render: Renderer
-    bot_username: str | None = None
-
-    def material(self, usage: str, words: tuple[str, ...] | None = None) -> Material:
-        """The material named by the arguments (or by `words` of them); a missing one is a
-        usage error."""
-        words = self.args if words is None else words
-        if not words:
-            raise UserError(
-                f"Which material? Usage: {usage}, one of: {', '.join(self.services.catalog.keys)}."
-            )
-        return self.services.catalog.resolve(" ".join(words))
-
-    def no_args(self, usage: str) -> None:
-        if self.args:
-            raise UserError(f"{usage} takes no arguments, got '{quoted(' '.join(self.args))}'.")
-
-
-Handler = Callable[[Request], Awaitable[Reply]]
-
-
-def _never(args: tuple[str, ...]) -> bool:
-    return False
-
-
-def _always(args: tuple[str, ...]) -> bool:
-    return True
-
-
-def _with_arguments(args: tuple[str, ...]) -> bool:
-    return bool(args)
-
-
-@dataclass(frozen=True)
-class Command:
-    """A chat command; `draws_chart` says, from the arguments, whether the answer has a chart
-    (so Telegram can show "sending a photo" rather than "typing" meanwhile)."""
-
-    name: str
-    usage: str
-    example: str
-    summary: str
-    handler: Handler
-    admin_only: bool = False
-    draws_chart: Callable[[tuple[str, ...]], bool] = _never
 
 
 def _material_buttons(services: Services, command: str) -> tuple[Button, ...]:
@@ -148,6 +93,37 @@ async def forecast(request: Request) -> Reply:
         f"forecast-{material.key}",
         refresh=f"/forecast {material.key}",
     )
+
+
+BUDGET_USAGE = "/budget MATERIAL [DAYS]"
+
+
+async def budget(request: Request) -> Reply:
+    """/budget MATERIAL [DAYS]: the cost of the planned use over the period, with its range."""
+    if not request.args:
+        return Reply(
+            f"Which material? Usage: {BUDGET_USAGE}",
+            choices=_material_buttons(request.services, "/budget"),
+        )
+    args, days = request.args, DEFAULT_DAYS
+    if len(args) > 1 and _NUMBERISH.match(args[-1]):
+        text = args[-1]
+        if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
+            raise UserError(
+                f"DAYS must be a whole number from 1 to {MAX_DAYS}, got '{text}'. "
+                "Example: /budget copper 90"
+            )
+        args, days = args[:-1], int(text)
+    material = replace(request, args=args).material(BUDGET_USAGE)
+    budgets = request.services.budgets
+    if budgets is None:
+        return Reply("Budgets are not set up here: they need the forecasting service.")
+    planned = await budgets.plan(material, days)
+    command = f"/budget {material.key} {days}"
+    if not planned.outcomes:
+        return Reply(budget_report(planned), refresh=command)
+    chart = await request.render(charts.budget_chart, planned)
+    return Reply(budget_report(planned), chart, f"budget-{material.key}-{days}", refresh=command)
 
 
 async def stock(request: Request) -> Reply:
@@ -209,7 +185,9 @@ async def alerts(request: Request) -> Reply:
                 f"(1 to {MAX_ALERTS}) nor a material ({', '.join(request.services.catalog.keys)}). "
                 "Examples: /alerts 20, /alerts copper"
             ) from None
-    history = await request.services.alerts.report(limit, material)
+    caller = request.caller
+    chat = str(caller.chat_id) if caller.channel is not None else None
+    history = await request.services.alerts.report(limit, material, chat)
     refresh = " ".join(("/alerts", *request.args))
     return Reply(alert_report(history, material), refresh=refresh)
 
@@ -222,7 +200,7 @@ WHATSAPP_USAGE = (
 
 async def whatsapp(request: Request) -> Reply:
     """/whatsapp list | add +E164 | remove +E164: the WhatsApp numbers that get alerts."""
-    _private_only(request, "/whatsapp")
+    request.private_only("/whatsapp")
     directory = request.services.recipients
     action = request.args[0].lower() if request.args else "list"
     if action == "list":
@@ -341,151 +319,13 @@ async def help_(request: Request) -> Reply:
 def _command_list(request: Request, role: Role | None) -> str:
     lines = ["<b>Commands</b>"]
     for command in COMMANDS.values():
-        if command.admin_only and role is not Role.ADMIN:
+        if command.hidden or not may(role, command.permission):
             continue
         lines.append(
             f"{esc(command.usage)}: {esc(command.summary)} <i>e.g.</i> {esc(command.example)}"
         )
     lines.append(f"Materials: {esc(', '.join(request.services.catalog.keys))}")
     return "\n".join(lines)
-
-
-def _private_only(request: Request, usage: str) -> None:
-    if request.caller.is_group:
-        raise UserError(
-            f"Send {usage} to me in a private chat: what it shows is for admins, not for "
-            "everyone in this group."
-        )
-
-
-async def invite(request: Request) -> Reply:
-    """/invite: a one-time invite link, valid for 7 days (admins)."""
-    request.no_args("/invite")
-    _private_only(request, "/invite")
-    issued = await request.services.invites.create(request.caller.user_id)
-    until = moment(issued.expires_at)
-    if request.bot_username:
-        link = f"https://t.me/{request.bot_username}?start={issued.code}"
-        return Reply(
-            f"<b>Invite link</b> (works once, until {until}):\n{esc(link)}\n"
-            "Send it to the person to let in: opening it gives them buyer access."
-        )
-    return Reply(
-        f"<b>Invite code</b> (works once, until {until}): <code>{esc(issued.code)}</code>\n"
-        f"The person to let in sends the bot: /start {esc(issued.code)}"
-    )
-
-
-# Telegram user ids are positive and fit in 52 bits (a double, as some clients hold them).
-MAX_USER_ID = 2**53
-_USER_ID = re.compile(r"^[0-9]{1,16}$")
-USERS_USAGE = "Usage: /users, /users add ID or /users revoke ID (ID: a numeric Telegram user id)."
-
-
-async def users(request: Request) -> Reply:
-    """/users [add ID | revoke ID]: who has access; grant or revoke it (admins)."""
-    _private_only(request, "/users")
-    access = request.services.access
-    if not request.args:
-        return Reply(user_report(await access.members()))
-    if len(request.args) != 2 or request.args[0].lower() not in ("add", "revoke"):
-        raise UserError(f"{USERS_USAGE} Example: /users revoke 123456789")
-    action, text = request.args[0].lower(), request.args[1]
-    user_id = int(text) if _USER_ID.match(text) else 0
-    if not 0 < user_id < MAX_USER_ID:
-        raise UserError(
-            f"The user id must be a Telegram user id (a whole number above 0), got "
-            f"'{quoted(text)}'. Example: /users {action} 123456789"
-        )
-    if action == "add":
-        await access.grant(user_id, by=request.caller.user_id)
-        return Reply(f"User <code>{user_id}</code> has access now (as a buyer).")
-    await access.revoke(user_id)
-    return Reply(f"User <code>{user_id}</code> no longer has access.")
-
-
-PRICES_USAGE = (
-    "Usage: /prices, /prices accept MATERIAL, /prices drop MATERIAL or "
-    "/prices delete MATERIAL TIME (TIME in UTC, e.g. 2026-11-24T14:05)"
-)
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CLOCK = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:?\d{2})?$")
-_SECONDS = re.compile(r"^\d{1,2}:\d{2}:\d{2}")
-
-
-def parse_moment(words: tuple[str, ...]) -> tuple[datetime, timedelta]:
-    """A time an admin typed ('2026-11-24T14:05', '2026-11-24 14:05:17', '2026-11-24'; UTC
-    unless it says otherwise) and how precise it is: a day, a minute or a second."""
-    text = "T".join(words)
-    try:
-        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UserError(
-            f"'{quoted(' '.join(words))}' is not a time: write it as 2026-11-24T14:05 (UTC)."
-        ) from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    clock = text.partition("T")[2]
-    if not clock:
-        span = timedelta(days=1)
-    elif _SECONDS.match(clock):
-        span = timedelta(seconds=1)
-    else:
-        span = timedelta(minutes=1)
-    return at.astimezone(UTC), span
-
-
-def _split_time(words: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(material words, time words): the time is the last word, or the last two when they
-    are a day and a clock time."""
-    if len(words) >= 3 and _DAY.match(words[-2]) and _CLOCK.match(words[-1]):
-        return words[:-2], words[-2:]
-    return words[:-1], words[-1:]
-
-
-async def prices(request: Request) -> Reply:
-    """/prices [accept MATERIAL | drop MATERIAL | delete MATERIAL TIME]: feed prices held as
-    implausible, accepted or dropped; a bad stored price removed (admins)."""
-    _private_only(request, "/prices")
-    guard = request.services.price_guard
-    if guard is None:
-        return Reply("Feed prices are not checked here, so none are held.")
-    if not request.args:
-        return Reply(held_report(await guard.all_held(), guard.max_jump_pct), refresh="/prices")
-    action, rest = request.args[0].lower(), request.args[1:]
-    if action in ("accept", "drop"):
-        material = request.material(f"/prices {action} MATERIAL", rest)
-        if action == "accept":
-            held = await guard.accept(material)
-            done = f"Accepted {len(held.points)} held {esc(material.name)} prices"
-            then = f"/price {material.key} shows them now."
-        else:
-            held = await guard.drop(material)
-            done = f"Dropped {len(held.points)} held {esc(material.name)} prices"
-            then = "They will not be stored."
-        if not held.points:
-            return Reply(f"No {esc(material.name)} prices are held. /prices lists what is.")
-        return Reply(f"{done} ({held_prices_line(held)}). {then}")
-    if action == "delete":
-        material_words, time_words = _split_time(rest)
-        if not material_words:
-            raise UserError(f"Which material and time? {PRICES_USAGE}")
-        material = request.material("/prices delete MATERIAL TIME", material_words)
-        at, span = parse_moment(time_words)
-        point = await guard.delete(material, at, span)
-        latest = (await request.services.prices.summary(material)).latest
-        now = (
-            f" It now shows {amount(latest.price)} {esc(material.price_unit)} "
-            f"({moment(latest.at)})."
-            if latest is not None
-            else ""
-        )
-        return Reply(
-            f"Deleted the {esc(material.name)} price of {amount(point.price)} "
-            f"{esc(material.price_unit)} stored at {point.at:%Y-%m-%d %H:%M:%S} UTC.{now} "
-            "Forecasts leave it out from their next retrain."
-        )
-    raise UserError(f"Unknown /prices action '{quoted(request.args[0])}'. {PRICES_USAGE}")
 
 
 COMMANDS: dict[str, Command] = {
@@ -499,7 +339,7 @@ COMMANDS: dict[str, Command] = {
             "/price copper",
             "latest prices with 1- and 7-day change; one material adds a 30-day chart.",
             price,
-            draws_chart=_with_arguments,
+            draws_chart=with_arguments,
         ),
         Command(
             "forecast",
@@ -507,7 +347,16 @@ COMMANDS: dict[str, Command] = {
             "/forecast aluminium",
             "7-day forecast, chart, BUY NOW / WAIT / MONITOR and the model's accuracy.",
             forecast,
-            draws_chart=_with_arguments,
+            draws_chart=with_arguments,
+        ),
+        Command(
+            "budget",
+            BUDGET_USAGE,
+            "/budget copper 90",
+            f"cost of the planned use over the next DAYS (default {DEFAULT_DAYS}, up to "
+            f"{MAX_DAYS}), with its 95% range and a chart.",
+            budget,
+            draws_chart=with_arguments,
         ),
         Command(
             "stock",
@@ -515,7 +364,7 @@ COMMANDS: dict[str, Command] = {
             "/stock",
             "stock, daily use, days of cover and reorder point, low ones first.",
             stock,
-            draws_chart=_always,
+            draws_chart=always,
         ),
         Command(
             "vendors",
@@ -523,7 +372,7 @@ COMMANDS: dict[str, Command] = {
             "/vendors steel",
             "vendors ranked by price, delivery and rating, with the best pick.",
             vendors,
-            draws_chart=_with_arguments,
+            draws_chart=with_arguments,
         ),
         Command(
             "alerts",
@@ -539,6 +388,7 @@ COMMANDS: dict[str, Command] = {
             "the WhatsApp numbers that get alerts.",
             whatsapp,
             admin_only=True,
+            writes=True,
         ),
         Command(
             "subscribe",
@@ -546,6 +396,7 @@ COMMANDS: dict[str, Command] = {
             "/subscribe",
             "send alerts to this chat (a group: admins only).",
             subscribe,
+            writes=True,
         ),
         Command(
             "unsubscribe",
@@ -553,32 +404,17 @@ COMMANDS: dict[str, Command] = {
             "/unsubscribe",
             "stop alerts to this chat (a group: admins only).",
             unsubscribe,
+            writes=True,
         ),
-        Command(
-            "invite",
-            "/invite",
-            "/invite",
-            "a one-time invite link, valid for 7 days (admins).",
-            invite,
-            admin_only=True,
-        ),
-        Command(
-            "users",
-            "/users [add ID | revoke ID]",
-            "/users revoke 123456789",
-            "who has access; grant or revoke it (admins).",
-            users,
-            admin_only=True,
-        ),
-        Command(
-            "prices",
-            "/prices [accept MATERIAL | drop MATERIAL | delete MATERIAL TIME]",
-            "/prices accept copper",
-            "feed prices held as implausible: accept or drop them; delete a bad stored "
-            "price (admins).",
-            prices,
-            admin_only=True,
-        ),
+        *watches.COMMANDS,
+        *digests.COMMANDS,
+        *stock_moves.COMMANDS,
+        *quotes.COMMANDS,
+        *materials.COMMANDS,
+        *files.COMMANDS,
+        *access_commands.COMMANDS,
+        *prices_commands.COMMANDS,
+        *status.COMMANDS,
     )
 }
 
@@ -603,18 +439,28 @@ async def execute(
     services: Services,
     render: Renderer,
     bot_username: str | None = None,
+    update: UpdateRef | None = None,
 ) -> Reply:
     """Runs one command for `caller`; a UserError becomes a one-line answer. Someone without
     access gets a refusal with their user id and nothing else, whatever they send, except an
-    invite code (`/start CODE`)."""
+    invite code (`/start CODE`). A command that changes data runs in one unit of work with
+    the Telegram `update`, so that an update handed out again books nothing and gets the
+    first answer again."""
     command = COMMANDS.get(name)
     if caller.role is None and not (name == "start" and args):
         return Reply(refusal(caller.user_id))
     if command is None:
         return unknown_command(name)
-    if command.admin_only and caller.role is not Role.ADMIN:
-        return Reply(f"Only admins may use /{esc(name)}.")
     try:
-        return await command.handler(Request(args, caller, services, render, bot_username))
-    except UserError as error:
+        if caller.role is not None:
+            require(caller.role, command.permission, f"/{name}")
+        request = Request(args, caller, services, render, bot_username, update)
+        if not command.writes:
+            return await command.handler(request)
+
+        async def booked() -> str:
+            return (await command.handler(request)).to_json()
+
+        return Reply.from_json(await services.once.run(update, booked))
+    except (UserError, NotAllowed) as error:
         return Reply(esc(str(error)))

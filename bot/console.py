@@ -9,7 +9,7 @@ from typing import TextIO
 
 from bot.commands import Caller, Renderer, execute, parse
 from bot.formatting import Reply, plain
-from core.models import Role
+from core.models import Channel, Role
 from core.services import Services
 
 log = logging.getLogger(__name__)
@@ -18,8 +18,17 @@ CONSOLE_USER = Caller(user_id=0, role=Role.ADMIN, chat_id=0)
 QUIT = {"quit", "exit", "/quit", "/exit"}
 
 
+def console_user(chat: int | None = None) -> Caller:
+    """The console's admin, in no chat, or acting in the Telegram chat `chat` (a negative id is
+    a group's)."""
+    if chat is None:
+        return CONSOLE_USER
+    return Caller(0, Role.ADMIN, chat, is_group=chat < 0, channel=Channel.TELEGRAM)
+
+
 def show(reply: Reply, chart_dir: Path, out: TextIO) -> None:
-    """Prints the reply as text; writes its chart to a PNG and prints the path."""
+    """Prints the reply as text; writes its chart to a PNG (and a file it sends next to the
+    charts, in exports/) and prints the path."""
     print(plain(reply.text), file=out)
     if reply.choices:
         print("Options: " + " | ".join(b.command for b in reply.choices), file=out)
@@ -28,10 +37,22 @@ def show(reply: Reply, chart_dir: Path, out: TextIO) -> None:
         path = chart_dir / f"{reply.chart_name}.png"
         path.write_bytes(reply.chart)
         print(f"Chart: {path}", file=out)
+    if reply.document:
+        name, data = reply.document
+        folder = chart_dir.parent / "exports"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        path.write_bytes(data)
+        print(f"File: {path}", file=out)
 
 
 async def run_console(
-    services: Services, chart_dir: Path, source: TextIO, out: TextIO, prompt: bool
+    services: Services,
+    chart_dir: Path,
+    source: TextIO,
+    out: TextIO,
+    prompt: bool,
+    caller: Caller = CONSOLE_USER,
 ) -> None:
     """Answers one command per line until end of input or `quit`."""
     render = Renderer()
@@ -50,7 +71,7 @@ async def run_console(
             break
         name, args = parse(line if line.startswith("/") else "/" + line)
         try:
-            reply = await execute(name, args, CONSOLE_USER, services, render)
+            reply = await execute(name, args, caller, services, render)
         except Exception:
             log.exception("Command %r failed", line)
             reply = Reply("Sorry, that failed on our side; it has been logged. Try /help.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -10,6 +11,8 @@ from datetime import date, datetime
 
 from core.access import Members
 from core.alerts import AlertRecord
+from core.budget import Budget
+from core.domain.digests import ITEM
 from core.forecasting import Forecast, Outlook
 from core.inventory import StockLevel, StockStatus
 from core.models import Alert, AlertType, DeliverySummary, Material, Severity
@@ -33,14 +36,35 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    """What a command answers: HTML text, an optional PNG chart, buttons offering choices, and
-    the command that refreshes it."""
+    """What a command answers: HTML text, an optional PNG chart, buttons offering choices, the
+    command that refreshes it, and a file to send (its name and content)."""
 
     text: str
     chart: bytes | None = None
     chart_name: str = "chart"
     choices: tuple[Button, ...] = field(default_factory=tuple)
     refresh: str | None = None
+    document: tuple[str, bytes] | None = None
+
+    def to_json(self) -> str:
+        """The answer as stored for a Telegram update handed out again (text and buttons:
+        commands that change data answer no chart or file)."""
+        return json.dumps(
+            {
+                "text": self.text,
+                "choices": [[b.label, b.command] for b in self.choices],
+                "refresh": self.refresh,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Reply:
+        data = json.loads(text)
+        return cls(
+            data["text"],
+            choices=tuple(Button(label, command) for label, command in data["choices"]),
+            refresh=data["refresh"],
+        )
 
 
 def esc(value: object) -> str:
@@ -52,6 +76,27 @@ def amount(value: float) -> str:
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def money_scale(value: float) -> tuple[float, str]:
+    """The divisor and prefix that make `value` short: millions as M, thousands as k."""
+    if abs(value) >= 1e6:
+        return 1e6, "M "
+    if abs(value) >= 1e4:
+        return 1e3, "k "
+    return 1.0, ""
+
+
+def money_range(expected: float, lower: float, upper: float, currency: str) -> tuple[str, str]:
+    """'5.02 M USD' and '4.61-5.47 M USD': the range in the expected amount's scale."""
+    divisor, prefix = money_scale(expected)
+    digits = 2 if divisor == 1e6 else 0
+
+    def shown(value: float) -> str:
+        return f"{value / divisor:,.{digits}f}"
+
+    unit = f"{prefix}{currency}"
+    return f"{shown(expected)} {unit}", f"{shown(lower)}-{shown(upper)} {unit}"
 
 
 def pct(value: float | None) -> str:
@@ -180,17 +225,22 @@ def _advice(status: StockStatus) -> str:
     return "ok"
 
 
+def cover_text(status: StockStatus) -> str:
+    """'34 days of cover', or 'not being used'."""
+    if status.days_of_cover is None:
+        return "not being used"
+    return f"{plural(status.days_of_cover, 'day')} of cover"
+
+
 def stock_line(status: StockStatus) -> str:
     item, unit = status.item, esc(status.item.unit)
-    cover = (
-        "not being used"
-        if status.days_of_cover is None
-        else f"{plural(status.days_of_cover, 'day')} of cover"
+    basis = (
+        f"recorded over {status.usage.days} days" if status.usage.recorded else "configured figure"
     )
     return (
         f"{_LEVEL_MARK[status.level]} <b>{esc(status.material.name)}</b>: "
-        f"{amount(item.on_hand)} {unit} on hand, uses {amount(item.daily_consumption)} {unit}/day "
-        f"→ {cover} (lead time {plural(item.lead_time_days, 'day')})\n"
+        f"{amount(item.on_hand)} {unit} on hand, uses {amount(status.daily_use)} {unit}/day "
+        f"({basis}) → {cover_text(status)} (lead time {plural(item.lead_time_days, 'day')})\n"
         f"    reorder at {amount(status.reorder_point)} {unit} "
         f"(safety stock {amount(status.safety_stock)} {unit}) · minimum "
         f"{amount(item.minimum)} {unit} · {_advice(status)}"
@@ -300,8 +350,10 @@ def delivery_line(summary: DeliverySummary) -> str:
             for reason, count in summary.failures
         ]
         parts.append(f"{summary.failed} failed: {', '.join(reasons)}")
-    if summary.waiting:
-        parts.append(f"{summary.waiting} still being sent")
+    if summary.held:
+        parts.append(f"{summary.held} held for quiet hours")
+    if summary.waiting - summary.held:
+        parts.append(f"{summary.waiting - summary.held} still being sent")
     return "; ".join(parts)
 
 
@@ -350,9 +402,13 @@ def user_report(members: Members) -> str:
     lines = [
         "<b>Who has access</b>",
         f"Admins (ADMIN_USER_IDS): {ids(members.admins)}",
-        f"Allowed (ALLOWED_USER_IDS): {ids(members.allowed)}",
-        f"Granted here ({len(members.granted)}):",
+        f"Buyers (ALLOWED_USER_IDS): {ids(members.allowed)}",
     ]
+    if members.approvers:
+        lines.append(f"Approvers (APPROVER_USER_IDS): {ids(members.approvers)}")
+    if members.viewers:
+        lines.append(f"Viewers (VIEWER_USER_IDS): {ids(members.viewers)}")
+    lines.append(f"Granted here ({len(members.granted)}):")
     for user in members.granted:
         name = f" {esc(user.name)}" if user.name else ""
         by = f" by {user.added_by}" if user.added_by is not None else ""
@@ -362,7 +418,10 @@ def user_report(members: Members) -> str:
         )
     if not members.granted:
         lines.append("none yet: /invite makes a link, /users add ID lets someone in")
-    lines.append("<i>/users revoke ID takes access back.</i>")
+    lines.append(
+        "<i>/users role ID ROLE changes a role (viewer, buyer, approver, admin); "
+        "/users revoke ID takes access back.</i>"
+    )
     return "\n".join(lines)
 
 
@@ -380,6 +439,15 @@ def alert_message(alert: Alert) -> str:
         f"{_SEVERITY_MARK.get(alert.severity, '')} <b>{esc(alert.severity)}</b> · "
         f"{esc(alert.type)}\n{esc(message)}\n<i>{moment(alert.created_at)}</i>"
     )
+
+
+def summary_message(text: str) -> str:
+    """A digest or the alerts quiet hours held (plain text: a title, headings, and items
+    starting with a bullet) as chat HTML: the title and headings bold."""
+    lines = []
+    for line in text.split("\n"):
+        lines.append(esc(line) if line.startswith(ITEM) else f"<b>{esc(line)}</b>")
+    return "\n".join(lines)
 
 
 def alert_follow_up(alert: Alert, material: Material | None) -> Button | None:
@@ -406,7 +474,7 @@ def forecast_report(outlook: Outlook) -> str:
     target = forecast.days[-1]
     accuracy = forecast.accuracy
     track = (
-        "Track record: none yet."
+        ("Track record: being built." if forecast.provisional else "Track record: none yet.")
         if accuracy is None
         else f"Track record: last {plural(accuracy.forecasts, 'forecast')}: typical error "
         f"{accuracy.mae_pct:.1f}% (naive {accuracy.naive_mae_pct:.1f}%); the 95% range held "
@@ -423,5 +491,41 @@ def forecast_report(outlook: Outlook) -> str:
             track,
             f"<i>Made {moment(forecast.made_at)} from prices up to "
             f"{short_date(forecast.training_end)}.</i>",
+        ]
+    )
+
+
+def budget_report(budget: Budget) -> str:
+    """/budget: what the planned use over the period costs, with its 95% range, in one
+    sentence a manager reads, then how it was reckoned."""
+    material = budget.material
+    unit = esc(material.unit)
+    head = f"<b>Next {budget.days} days of {esc(material.name.lower())}</b>"
+    stock = f"{amount(budget.on_hand)} {unit} on hand"
+    if budget.inbound:
+        stock += f" and {amount(budget.inbound)} {unit} on open orders"
+    use = (
+        f"Planned use: {amount(budget.daily_use)} {unit} a day for {budget.days} days = "
+        f"{amount(budget.planned_use)} {unit}, less {stock}."
+    )
+    if budget.period is None:
+        planned = f"{amount(budget.planned_use)} {unit}"
+        return f"{head}: nothing to buy: {stock} cover the planned {planned}.\n{use}"
+    expected, spread = money_range(budget.expected, budget.lower, budget.upper, material.currency)
+    basis = (
+        f"Priced at the last price, {amount(budget.price)} {esc(material.price_unit)} on "
+        f"{short_date(budget.price_day)}, bought in equal parts over the period; the range is "
+        f"that of the average price over {budget.period.rows} days of prices"
+    )
+    if budget.period.calibrated_on:
+        basis += f", calibrated on {budget.period.calibrated_on:,} past periods."
+    else:
+        basis += " (too little history to calibrate: a normal range)."
+    return "\n".join(
+        [
+            f"{head}: {amount(budget.to_buy)} {unit} to buy, expected {expected}, "
+            f"95% range {spread}.",
+            use,
+            f"<i>{basis}</i>",
         ]
     )

@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -17,8 +18,11 @@ KEPT_STALLS = 200
 
 
 class LoopMonitor:
-    def __init__(self, step: float = 0.005) -> None:
+    """`observe`, when given, gets every lateness measured (the /metrics histogram)."""
+
+    def __init__(self, step: float = 0.005, observe: Callable[[float], None] | None = None) -> None:
         self.step = step
+        self._observe = observe
         self.worst = 0.0
         self.samples = 0
         self.long_stalls: list[tuple[float, float]] = []  # (wall-clock time, seconds late)
@@ -35,6 +39,8 @@ class LoopMonitor:
             late = loop.time() - before - self.step
             self.worst = max(self.worst, late)
             self.samples += 1
+            if self._observe is not None:
+                self._observe(max(0.0, late))
             if late > LONG_STALL and len(self.long_stalls) < KEPT_STALLS:
                 self.long_stalls.append((time.time(), late))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -12,6 +13,8 @@ from pydantic_settings import SettingsError as SourceError
 
 from core.adapters.http_feed import PricePath
 from core.recipients import E164
+
+DASK_ADDRESS = re.compile(r"^tcp://[^\s/:]+:\d{1,5}$")
 
 
 class SettingsError(Exception):
@@ -78,6 +81,9 @@ class Settings(BaseSettings):
     telegram_base_url: str = Field(
         "https://api.telegram.org/bot", description="an http(s) URL of a Bot API server"
     )
+    telegram_base_file_url: str | None = Field(
+        None, description="an http(s) URL the Bot API serves files from"
+    )
     database_path: Path = Field(Path("var/procurement.db"), description="a file path")
     database_url: str | None = Field(
         None,
@@ -87,6 +93,12 @@ class Settings(BaseSettings):
         frozenset(), description="comma-separated numeric Telegram user ids, e.g. 12345,67890"
     )
     allowed_user_ids: IdList = Field(
+        frozenset(), description="comma-separated numeric Telegram user ids, e.g. 12345,67890"
+    )
+    viewer_user_ids: IdList = Field(
+        frozenset(), description="comma-separated numeric Telegram user ids, e.g. 12345,67890"
+    )
+    approver_user_ids: IdList = Field(
         frozenset(), description="comma-separated numeric Telegram user ids, e.g. 12345,67890"
     )
     twilio_account_sid: str | None = Field(None, description="an account SID starting with AC")
@@ -115,6 +127,9 @@ class Settings(BaseSettings):
     price_update_seconds: int = Field(300, gt=0, description="a whole number of seconds > 0")
     forecast_retrain_seconds: int = Field(3600, gt=0, description="a whole number of seconds > 0")
     forecast_horizon_days: int = Field(7, ge=1, le=30, description="a whole number of days, 1-30")
+    forecast_cluster: str | None = Field(
+        None, description="a Dask scheduler address, tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+    )
     price_alert_pct: float = Field(5.0, gt=0, le=100, description="a percentage > 0, e.g. 5")
     buy_threshold_pct: float = Field(2.0, gt=0, le=100, description="a percentage > 0, e.g. 2")
     price_max_jump_pct: float = Field(
@@ -130,13 +145,41 @@ class Settings(BaseSettings):
     loop_monitor_file: Path | None = Field(
         None, description="a file path (the bot writes its event loop's worst stall there)"
     )
+    # Operations (issue 13): metrics, backups, retention, log format.
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="a TCP port, 1-65535, e.g. 9108 (unset: no metrics)"
+    )
+    metrics_host: str = Field("127.0.0.1", description="an address to listen on, e.g. 0.0.0.0")
+    backup_dir: Path | None = Field(
+        None, description="a directory for the daily backups (unset: no automatic backups)"
+    )
+    backup_keep: int = Field(7, ge=1, le=1000, description="a whole number of backups, 1-1000")
+    price_retention_days: int = Field(
+        90, ge=31, description="a whole number of days >= 31 (the /price chart shows 30)"
+    )
+    log_format: Literal["text", "json"] = Field("text", description="text or json")
 
     @property
     def database(self) -> str:
         """The database's URL: DATABASE_URL, or the SQLite file DATABASE_PATH."""
         return self.database_url or f"sqlite:///{self.database_path}"
 
-    @field_validator("admin_user_ids", "allowed_user_ids", mode="before")
+    @property
+    def file_url(self) -> str:
+        """Where the Bot API serves files: TELEGRAM_BASE_FILE_URL, or TELEGRAM_BASE_URL with
+        its final /bot made /file/bot."""
+        if self.telegram_base_file_url:
+            return self.telegram_base_file_url
+        base = self.telegram_base_url
+        return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
+
+    @field_validator(
+        "admin_user_ids",
+        "allowed_user_ids",
+        "viewer_user_ids",
+        "approver_user_ids",
+        mode="before",
+    )
     @classmethod
     def _ids(cls, value: Any) -> frozenset[int]:
         return frozenset(int(part) for part in _split(value))
@@ -171,12 +214,26 @@ class Settings(BaseSettings):
     def _source(cls, value: Any) -> PriceSource:
         return value if isinstance(value, PriceSource) else PriceSource.parse(str(value))
 
+    @field_validator("telegram_base_file_url")
+    @classmethod
+    def _file_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(value)
+        return value.rstrip("/") if value else value
+
     @field_validator("telegram_base_url", "twilio_base_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError(value)
         return value.rstrip("/")
+
+    @field_validator("forecast_cluster")
+    @classmethod
+    def _cluster(cls, value: str | None) -> str | None:
+        if value is not None and not DASK_ADDRESS.match(value.strip()):
+            raise ValueError(value)
+        return None if value is None else value.strip()
 
     @field_validator("twilio_whatsapp_from")
     @classmethod
@@ -186,6 +243,11 @@ class Settings(BaseSettings):
         ):
             raise ValueError(value)
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def whatsapp_enabled(self) -> bool:

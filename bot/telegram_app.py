@@ -9,6 +9,7 @@ as Telegram messages (a photo with its caption, text split under Telegram's limi
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -33,6 +34,7 @@ from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
+    Conflict,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -50,20 +52,27 @@ from telegram.ext import (
 )
 
 from bot.bootstrap import build_alerting, build_services, check_alert_settings, open_database
+from bot.chat.commands.digests import overview_chart
+from bot.chat.commands.files import receive_document
 from bot.commands import COMMANDS, Caller, execute, parse, refusal, short_refusal
 from bot.formatting import CAPTION_LIMIT, Reply, split_message
 from bot.jobs import register_forecast_jobs, register_jobs
 from bot.lead import Lead
 from bot.loop_monitor import LoopMonitor
+from bot.metrics import Metrics
+from bot.operations import Upkeep
 from bot.rate_limit import MessageRateLimiter
 from bot.rendering import Renderer
 from bot.settings import Settings
-from bot.telegram_notifier import TelegramNotifier
+from bot.telegram_notifier import ChartSource, TelegramNotifier
+from core.access import Permission
 from core.adapters.db.leader import Leadership, leadership_for
+from core.adapters.import_workers import ImportWorkers
 from core.adapters.prophet_model import ProphetEngine
-from core.models import Channel
+from core.models import Alert, Channel
 from core.ports import AdviceSource, Clock, SystemClock
 from core.services import Services
+from core.services.once import UpdateRef
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +84,7 @@ SERVICES = "services"
 RENDER = "render"
 NOTIFIER = "notifier"  # the Telegram Notifier, which the alert delivery worker sends through
 ALERTING = "alerting"  # bot.bootstrap.Alerting: the alert jobs (jobs.check_advice after retrains)
+METRICS = "metrics"  # bot.metrics.Metrics: what /metrics serves
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 # Flood control (429): PTB's rate limiter waits `retry_after` and tries again this many times.
@@ -89,8 +99,8 @@ APOLOGY = (
 )
 NOT_A_COMMAND = "Send me a command, for example /price copper. /help lists them all."
 NOT_USABLE = (
-    "I read only commands, not files, photos, voice messages or stickers: send one, for "
-    "example /price copper. /help lists them all."
+    "I read commands and CSV or XLSX files, not photos, voice messages or stickers: send a "
+    "command, for example /price copper. /help lists them all."
 )
 
 
@@ -118,6 +128,7 @@ def build_application(
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
+        .base_file_url(settings.file_url)
         .defaults(
             Defaults(
                 parse_mode=ParseMode.HTML,
@@ -137,6 +148,9 @@ def build_application(
         MessageHandler(message & filters.ChatType.PRIVATE & filters.TEXT, on_text)
     )
     application.add_handler(
+        MessageHandler(message & filters.ChatType.PRIVATE & filters.Document.ALL, on_document)
+    )
+    application.add_handler(
         MessageHandler(message & filters.ChatType.PRIVATE & filters.ATTACHMENT, on_attachment)
     )
     application.add_handler(CallbackQueryHandler(on_button))
@@ -149,6 +163,11 @@ def run(settings: Settings) -> int:
     """Runs the bot with long polling until SIGINT or SIGTERM; 0 after a clean stop, 2 when
     Telegram refuses the token, 1 when the Bot API cannot be reached at start."""
     application = build_application(settings)
+    # What is loaded by now (the libraries) lives as long as the bot: moved out of the garbage
+    # collector's sight, a full collection (which a large import's allocations set off) walks
+    # only what came later, and holds the event loop up that much less.
+    gc.collect()
+    gc.freeze()
     try:
         _initialize(application)
         application.run_polling(
@@ -198,37 +217,56 @@ class BotRuntime:
         self._renderer = renderer
         self._advice = advice
         self._lead = Lead(leadership or leadership_for(settings.database))
+        self._upkeep = Upkeep(settings, self._clock)
         self._stack = AsyncExitStack()
 
     async def start(self, application: App) -> None:
         """post_init: the lead taken (a standby waits here), services into bot_data, chart
         workers warm, the alert jobs scheduled, the command menu set."""
+        await self._upkeep.start(self._stack)  # heartbeat and /metrics, a standby's too
         await self._lead.take(application, self._stack)  # a standby waits here
         settings = self._settings
         db = await self._stack.enter_async_context(open_database(settings, self._clock))
-        engine = ProphetEngine.in_processes()  # its workers start at the first fit
+        # Its workers start at the first fit; with FORECAST_CLUSTER it connects at the first fit.
+        engine = ProphetEngine.in_processes(cluster=settings.forecast_cluster)
         self._stack.push_async_callback(asyncio.to_thread, engine.close)
-        services = await build_services(db, settings, self._clock, engine)
+        import_workers = ImportWorkers()  # started at the first file
+        self._stack.push_async_callback(asyncio.to_thread, import_workers.close)
+        services = await build_services(db, settings, self._clock, engine, import_workers)
         assert services.forecasts is not None
+        # Records still being built in the background stop before the engine and database.
+        self._stack.push_async_callback(services.forecasts.aclose)
         renderer = self._renderer
         if renderer is None:
             renderer = Renderer.in_processes(cache_size=settings.chart_cache_size)
             self._stack.push_async_callback(asyncio.to_thread, renderer.close)
             await renderer.warm_up()
-        notifier = TelegramNotifier(application.bot, services.catalog)
         advice = self._advice or services.forecasts
+        if services.digests is not None:
+            services.digests.advice = advice
+        notifier = TelegramNotifier(
+            application.bot, services.catalog, charts=_digest_chart(services, renderer)
+        )
         alerting = build_alerting(db, settings, services, telegram=notifier, advice=advice)
         self._stack.push_async_callback(alerting.aclose)  # after the jobs stopped, before the db
-        register_jobs(application, alerting.jobs, settings)
+        metrics = self._upkeep.metrics
+        register_jobs(application, alerting.jobs, settings, metrics)
         register_forecast_jobs(
-            application, services.forecasts, settings, then=alerting.jobs.check_advice
+            application,
+            services.forecasts,
+            settings,
+            then=alerting.jobs.check_advice,
+            health=alerting.jobs.health,
+            metrics=metrics,
         )
+        await self._upkeep.lead(application, db, services)
         application.bot_data.update(
             {
                 SERVICES: services,
                 RENDER: renderer,
                 NOTIFIER: notifier,
                 ALERTING: alerting,
+                METRICS: metrics,
             }
         )
         await set_command_menu(application, settings.admin_user_ids)
@@ -251,12 +289,22 @@ class BotRuntime:
         self._lead.raise_if_lost()
 
 
+def _digest_chart(services: Services, renderer: Renderer) -> ChartSource:
+    async def chart(alert: Alert) -> bytes | None:
+        return await overview_chart(services, renderer)
+
+    return chart
+
+
 async def set_command_menu(application: App, admin_ids: frozenset[int]) -> None:
     """The "/" menu: the buyer's commands in private chats and groups, and for each admin's
     private chat the admin commands too."""
     bot = application.bot
-    everyone = [BotCommand(c.name, _menu_text(c.summary)) for c in COMMANDS.values()]
-    buyers = [b for b, c in zip(everyone, COMMANDS.values(), strict=True) if not c.admin_only]
+    listed = [c for c in COMMANDS.values() if not c.hidden]
+    everyone = [BotCommand(c.name, _menu_text(c.summary)) for c in listed]
+    buyers = [
+        b for b, c in zip(everyone, listed, strict=True) if c.permission is not Permission.ADMIN
+    ]
     await bot.set_my_commands(buyers, scope=BotCommandScopeAllPrivateChats())
     in_groups = [b for b in buyers if b.command != "start"]
     await bot.set_my_commands(in_groups, scope=BotCommandScopeAllGroupChats())
@@ -288,7 +336,9 @@ async def on_command(update: Update, context: Context) -> None:
         return  # in a group, an unknown command is probably another bot's
     caller = await _caller(update, context)
     if caller is not None:
-        await _answer(context, caller, name, args, message=message)
+        await _answer(
+            context, caller, name, args, message=message, update=UpdateRef(update.update_id)
+        )
 
 
 async def on_button(update: Update, context: Context) -> None:
@@ -304,10 +354,21 @@ async def on_button(update: Update, context: Context) -> None:
         await query.answer(short_refusal(caller.user_id), show_alert=True)
         log.info("Refused button %r from user %s (no access)", query.data, caller.user_id)
         return
-    await query.answer()
+    try:
+        await query.answer()
+    except BadRequest as error:  # a tap handed out again after a restart is too old to answer
+        log.info("Could not answer button %r: %s", query.data, error.message)
     name, args = parse(query.data or "")
     pressed = query.message if isinstance(query.message, Message) else None
-    await _answer(context, caller, name, args, pressed=pressed, pressed_data=query.data)
+    await _answer(
+        context,
+        caller,
+        name,
+        args,
+        pressed=pressed,
+        pressed_data=query.data,
+        update=UpdateRef(update.update_id, query.id),
+    )
 
 
 async def on_text(update: Update, context: Context) -> None:
@@ -320,26 +381,52 @@ async def on_text(update: Update, context: Context) -> None:
 
 
 async def on_attachment(update: Update, context: Context) -> None:
-    """A file, photo, voice message, sticker... in a private chat: says what the bot can use
-    (someone without access: refused)."""
+    """A photo, voice message, sticker... in a private chat (files go to on_document): says
+    what the bot can use (someone without access: refused)."""
     caller = await _caller(update, context)
     message = update.effective_message
     if caller is None or message is None:
         return
-    text = attachment_reply(message) if caller.role is not None else refusal(caller.user_id)
-    await context.bot.send_message(caller.chat_id, text)
+    await context.bot.send_message(
+        caller.chat_id, NOT_USABLE if caller.role is not None else refusal(caller.user_id)
+    )
 
 
-def attachment_reply(message: Message) -> str:
-    """The one line for something sent that the bot cannot use. File import (CSV, XLSX) is
-    to replace the spreadsheet branch."""
-    name = (message.document.file_name or "") if message.document is not None else ""
-    if name.lower().endswith((".csv", ".xlsx")):
-        return (
-            "File import is not available yet, so I cannot read this file. Send commands "
-            "instead, for example /price copper; /help lists them all."
-        )
-    return NOT_USABLE
+async def on_document(update: Update, context: Context) -> None:
+    """A file in a private chat: a CSV or XLSX file is checked and previewed for import; any
+    other file gets one line (someone without access: refused)."""
+    message = update.effective_message
+    caller = await _caller(update, context)
+    if message is None or message.document is None or caller is None:
+        return
+    if caller.role is None:
+        await context.bot.send_message(caller.chat_id, refusal(caller.user_id))
+        return
+    document = message.document
+    started = time.perf_counter()
+
+    async def download() -> bytes:
+        file = await context.bot.get_file(document.file_id)
+        return bytes(await file.download_as_bytearray())
+
+    await context.bot.send_chat_action(caller.chat_id, ChatAction.TYPING)
+    reply = await receive_document(
+        caller,
+        _services(context),
+        document.file_name or "file",
+        document.file_size,
+        download,
+        UpdateRef(update.update_id),
+    )
+    await send_reply(context, caller.chat_id, reply)
+    log.info(
+        "user=%s chat=%s file=%r (%s bytes) answered in %d ms",
+        caller.user_id,
+        caller.chat_id,
+        document.file_name,
+        document.file_size,
+        (time.perf_counter() - started) * 1000,
+    )
 
 
 async def on_migration(update: Update, context: Context) -> None:
@@ -390,6 +477,13 @@ async def on_error(update: object, context: Context) -> None:
         if services is not None:
             await services.recipients.moved(Channel.TELEGRAM, str(chat_id), str(error.new_chat_id))
         return
+    if isinstance(error, Conflict):  # e.g. a leader that lost the lead and is still stopping
+        log.warning(
+            "Telegram ended this bot's poll for updates (%s): another process polls Telegram "
+            "with this bot's token; only one may (the leader, see docs/running.md)",
+            error.message,
+        )
+        return
     log.error("Failed to handle %s", where, exc_info=error)
     if chat_id is None:
         return
@@ -426,6 +520,7 @@ async def _answer(
     message: Message | None = None,
     pressed: Message | None = None,
     pressed_data: str | None = None,
+    update: UpdateRef | None = None,
 ) -> None:
     """Runs one command and sends its reply; logs one line with how long it took."""
     started = time.perf_counter()
@@ -440,7 +535,13 @@ async def _answer(
     outcome = "failed"
     try:
         reply = await execute(
-            name, args, caller, _services(context), context.bot_data[RENDER], context.bot.username
+            name,
+            args,
+            caller,
+            _services(context),
+            context.bot_data[RENDER],
+            context.bot.username,
+            update,
         )
         if action is not None:
             await action  # so that "typing..." never shows after the answer
@@ -458,6 +559,9 @@ async def _answer(
     finally:
         if action is not None and not action.done():
             action.cancel()
+        metrics: Metrics | None = context.bot_data.get(METRICS)
+        if metrics is not None:
+            metrics.command(name, command is not None, outcome, time.perf_counter() - started)
         log.info(
             "user=%s chat=%s command=%s %s in %d ms",
             caller.user_id,
@@ -491,6 +595,17 @@ async def send_reply(
     markup = keyboard(reply)
     quote = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
     pieces = split_message(reply.text)
+    if reply.document is not None and len(reply.text) < CAPTION_LIMIT:
+        name, data = reply.document
+        await bot.send_document(
+            chat_id,
+            InputFile(data, filename=name),
+            caption=reply.text,
+            reply_markup=markup,
+            reply_parameters=quote,
+            message_thread_id=thread_id,
+        )
+        return
     if reply.chart is not None:
         fits = len(reply.text) < CAPTION_LIMIT
         await bot.send_photo(

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -19,15 +20,26 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.formatting import alert_follow_up, alert_message
+from bot.formatting import (
+    Button,
+    alert_follow_up,
+    alert_message,
+    split_message,
+    summary_message,
+)
 from core.materials import MaterialCatalog
-from core.models import Alert, Channel, SendResult, SendStatus
+from core.models import Alert, AlertType, Channel, SendResult, SendStatus
 
 log = logging.getLogger(__name__)
 
 CHAT_ID = re.compile(r"^-?\d{1,20}$")
 # Telegram says "chat not found" for a chat that is gone or that the bot can never reach.
 UNREACHABLE_CHAT = "chat not found"
+CALLBACK_DATA_LIMIT = 64  # bytes
+BUTTONS_PER_ROW = 3
+
+# Draws the chart a message comes with (a digest's price overview), or None.
+ChartSource = Callable[[Alert], Awaitable[bytes | None]]
 
 
 class TelegramNotifier:
@@ -44,9 +56,15 @@ class TelegramNotifier:
 
     channel = Channel.TELEGRAM
 
-    def __init__(self, bot: Bot, catalog: MaterialCatalog | None = None) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        catalog: MaterialCatalog | None = None,
+        charts: ChartSource | None = None,
+    ) -> None:
         self._bot = bot
         self._catalog = catalog
+        self._charts = charts
 
     async def send(self, address: str, alert: Alert) -> SendResult:
         if not CHAT_ID.match(address):
@@ -69,20 +87,48 @@ class TelegramNotifier:
         return SendResult(SendStatus.SENT)
 
     async def _send(self, chat_id: int, alert: Alert) -> None:
-        material = None
-        if self._catalog is not None and alert.material is not None:
-            material = next((m for m in self._catalog if m.key == alert.material), None)
-        follow_up = alert_follow_up(alert, material)
-        markup = (
-            InlineKeyboardMarkup(
-                [[InlineKeyboardButton(follow_up.label, callback_data=follow_up.command)]]
+        markup = self._keyboard(alert)
+        if alert.type.is_alert:
+            pieces = [alert_message(alert)]
+        else:  # a digest, or the alerts quiet hours held: a summary, maybe a long one
+            pieces = split_message(summary_message(alert.message))
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            await self._bot.send_message(
+                chat_id, piece, parse_mode=ParseMode.HTML, reply_markup=markup if last else None
             )
-            if follow_up is not None
-            else None
-        )
-        await self._bot.send_message(
-            chat_id, alert_message(alert), parse_mode=ParseMode.HTML, reply_markup=markup
-        )
+        if alert.type is AlertType.DIGEST and self._charts is not None:
+            await self._send_chart(chat_id, alert)
+
+    def _keyboard(self, alert: Alert) -> InlineKeyboardMarkup | None:
+        """The message's own actions as buttons, else the follow-up an alert suggests."""
+        buttons = [Button(a.label, a.command) for a in alert.actions]
+        if not buttons:
+            material = None
+            if self._catalog is not None and alert.material is not None:
+                material = next((m for m in self._catalog if m.key == alert.material), None)
+            follow_up = alert_follow_up(alert, material)
+            buttons = [follow_up] if follow_up is not None else []
+        fitting = [
+            InlineKeyboardButton(b.label, callback_data=b.command)
+            for b in buttons
+            if len(b.command.encode()) <= CALLBACK_DATA_LIMIT
+        ]
+        rows = [fitting[i : i + BUTTONS_PER_ROW] for i in range(0, len(fitting), BUTTONS_PER_ROW)]
+        return InlineKeyboardMarkup(rows) if rows else None
+
+    async def _send_chart(self, chat_id: int, alert: Alert) -> None:
+        """The chart is a courtesy: the message itself went out, so a chart that cannot be
+        drawn or sent is logged, and the message is not sent again for it."""
+        assert self._charts is not None
+        try:
+            chart = await self._charts(alert)
+            if chart is not None:
+                await self._bot.send_photo(chat_id, InputFile(chart, filename="prices.png"))
+        except Exception as error:
+            log.warning(
+                "The chart of message %s did not reach chat %s: %s", alert.id, chat_id, error
+            )
 
 
 def outcome_of(error: TelegramError) -> SendResult:

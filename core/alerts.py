@@ -25,14 +25,19 @@ class AlertService:
         self._alerts = alerts
         self._deliveries = deliveries
 
-    async def history(self, limit: int = 10, material: Material | None = None) -> list[Alert]:
-        """The newest `limit` alerts (at most `MAX_HISTORY`), optionally for one material."""
+    async def history(
+        self, limit: int = 10, material: Material | None = None, chat: str | None = None
+    ) -> list[Alert]:
+        """The newest `limit` alerts (at most `MAX_HISTORY`), optionally for one material: those
+        to every subscriber, and those for `chat` only (its watches')."""
         key = material.key if material else None
-        return await self._alerts.recent(min(limit, MAX_HISTORY), key)
+        return await self._alerts.recent(min(limit, MAX_HISTORY), key, chat)
 
-    async def report(self, limit: int = 10, material: Material | None = None) -> list[AlertRecord]:
+    async def report(
+        self, limit: int = 10, material: Material | None = None, chat: str | None = None
+    ) -> list[AlertRecord]:
         """Like `history`, with each alert's delivery summary."""
-        alerts = await self.history(limit, material)
+        alerts = await self.history(limit, material, chat)
         ids = [a.id for a in alerts if a.id is not None]
         summaries = await self._deliveries.summaries(ids) if self._deliveries and ids else {}
         if self._deliveries is None:

@@ -46,6 +46,7 @@ import asyncio
 import logging
 import math
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -86,6 +87,8 @@ class DeliveryReport:
     moved: int = 0
     recovered: int = 0
     skipped: bool = False  # another run was still going
+    # (channel, "sent" | "retry" | "failed") -> how many, for the metrics
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter, compare=False)
 
     @property
     def attempted(self) -> int:
@@ -254,10 +257,12 @@ class DeliveryWorker:
         if result.status is SendStatus.SENT:
             await self._queue.mark_sent(delivery.id, now)
             report.sent += 1
+            report.outcomes[delivery.channel.value, "sent"] += 1
         elif result.status is SendStatus.RETRY and attempt < self.policy.max_attempts:
             wait = self.policy.delay(attempt, result.retry_after)
             await self._queue.mark_retry(delivery.id, _after(now, wait), result.detail)
             report.retried += 1
+            report.outcomes[delivery.channel.value, "retry"] += 1
             if result.retry_after:
                 lane.paused_until = max(lane.paused_until or now, _after(now, wait))
             log.info(
@@ -274,6 +279,7 @@ class DeliveryWorker:
                 detail = f"gave up after {attempt} attempts: {detail}"
             await self._queue.mark_failed(delivery.id, detail)
             report.failed += 1
+            report.outcomes[delivery.channel.value, "failed"] += 1
             if not result.disable:  # a disabled recipient gets its own log line
                 log.warning("Delivery %d to %s failed: %s", delivery.id, where, detail)
         if result.moved_to is not None:

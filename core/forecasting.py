@@ -25,6 +25,8 @@ from core.forecast_model import (
     ForecastConfig,
     ModelForecast,
     clean_history,
+    combine,
+    naive_run,
     origin_rows,
     schedule_step,
     training_windows,
@@ -40,6 +42,27 @@ log = logging.getLogger(__name__)
 ACCURACY_WINDOW = 60
 CHART_DAYS = 60
 MIN_HISTORY_ROWS = 40
+RECORD_BEING_BUILT = (
+    "its record is being built: its past forecasts are being fitted in the background, so "
+    "ask again in a few minutes for its own forecast and track record"
+)
+
+
+def lookback(config: ForecastConfig) -> timedelta:
+    """How far back prices are read: the training window and the history the range is
+    calibrated on (its rows are trading days at most, 5 a week)."""
+    history_days = max(config.calib_days, config.history_rows * 7 // 5)
+    return timedelta(days=config.window_days + history_days + 30)
+
+
+async def daily_close_series(prices: PriceRepo, material: str, since: date) -> pd.Series:
+    """The material's daily closing prices from `since` on, as a date-indexed series."""
+    closes = await prices.daily_closes(material, since)
+    return pd.Series(
+        [price for _, price in closes],
+        index=pd.DatetimeIndex([pd.Timestamp(day) for day, _ in closes]),
+        dtype=float,
+    )
 
 
 @dataclass(frozen=True)
@@ -75,6 +98,9 @@ class Forecast:
     training_end: date
     settings: dict[str, Any]
     accuracy: Accuracy | None = None
+    # The naive forecast with its calibrated range, given at once while the model's record is
+    # built in the background; never stored.
+    provisional: bool = False
 
     @property
     def horizon(self) -> int:
@@ -118,6 +144,7 @@ class Forecast:
             training_end=date.fromisoformat(data["training_end"]),
             settings=data["settings"],
             accuracy=Accuracy(**accuracy) if accuracy else None,
+            provisional=bool(data.get("provisional", False)),
         )
 
 
@@ -277,21 +304,11 @@ class ForecastService:
         self._max_age = max_age
         self._config = replace(config or ForecastConfig(), threshold=threshold_pct / 100)
         self._locks = {m.key: asyncio.Lock() for m in catalog}
-
-    @property
-    def _lookback(self) -> timedelta:
-        config = self._config
-        history_days = max(config.calib_days, config.dense_window * 7 // 5)  # rows: trading days
-        return timedelta(days=config.window_days + history_days + 30)
+        self._building: dict[str, asyncio.Task[Forecast | None]] = {}
 
     async def _closes(self, material: Material) -> pd.Series:
-        since = self._clock.now().date() - self._lookback
-        closes = await self._prices.daily_closes(material.key, since)
-        return pd.Series(
-            [price for _, price in closes],
-            index=pd.DatetimeIndex([pd.Timestamp(day) for day, _ in closes]),
-            dtype=float,
-        )
+        since = self._clock.now().date() - lookback(self._config)
+        return await daily_close_series(self._prices, material.key, since)
 
     async def retrain(self, material: Material) -> Forecast | None:
         """Fits, calibrates and stores a new forecast; None when the history is too short.
@@ -398,23 +415,65 @@ class ForecastService:
                 forecasts.append(result)
         return forecasts
 
-    async def latest(self, material: Material) -> Forecast | None:
-        """The stored forecast; fitted now only when there is none, or when it is older than
-        `max_age` (the schedule keeps it fresher than that while the bot runs; the console
-        has no schedule)."""
+    async def latest(self, material: Material, closes: pd.Series) -> Forecast | None:
+        """The stored forecast, refitted now when it is older than `max_age` (the schedule
+        keeps it fresher than that while the bot runs; the console has no schedule) unless a
+        retrain of it is under way. With none stored yet (a new material, a fresh database),
+        the naive forecast with its calibrated range at once, while the model's record (a fit
+        at each past weekly origin, minutes of work) is built in the background: no chat
+        waits for it. None when the history is too short to forecast."""
         forecast = await self._forecasts.latest(material.key, self.horizon)
         if forecast is not None and self._clock.now() - forecast.made_at <= self._max_age:
             return forecast
-        return await self.retrain(material) or forecast
+        if forecast is not None and self._locks[material.key].locked():
+            return forecast  # being retrained right now
+        if forecast is not None:
+            return await self.retrain(material) or forecast
+        if len(closes) < MIN_HISTORY_ROWS:
+            return None
+        self._build_record(material)
+        return await self._provisional(material, closes)
+
+    async def _provisional(self, material: Material, closes: pd.Series) -> Forecast:
+        """The naive forecast and its calibrated range, without a fit (milliseconds of numpy,
+        in a thread: the engine's workers may be busy with fits)."""
+        run = naive_run(closes, self.horizon, self._config)
+        model = await asyncio.to_thread(combine, closes, run, [], self._config)
+        forecast = self._record(material, closes, model, None)
+        return replace(forecast, reason=RECORD_BEING_BUILT, provisional=True)
+
+    def _build_record(self, material: Material) -> None:
+        """Retrains the material in the background (backfilling its record first), once."""
+        if material.key in self._building:
+            return
+        log.info("No forecast for %s yet: building its record in the background", material.key)
+        task = asyncio.create_task(self.retrain(material), name=f"forecast {material.key}")
+        self._building[material.key] = task
+        task.add_done_callback(lambda done: self._record_built(material, done))
+
+    def _record_built(self, material: Material, task: asyncio.Task[Forecast | None]) -> None:
+        self._building.pop(material.key, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Building the forecast of %s failed: %r", material.key, task.exception())
+
+    async def settle(self) -> None:
+        """Waits for the records being built in the background."""
+        await asyncio.gather(*self._building.values(), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Stops building records (a later retrain builds them again: nothing half-stored)."""
+        for task in list(self._building.values()):
+            task.cancel()
+        await self.settle()
 
     async def outlook(self, material: Material) -> Outlook:
-        forecast = await self.latest(material)
+        closes = await self._closes(material)
+        forecast = await self.latest(material, closes)
         if forecast is None:
             raise UserError(
                 f"Not enough price history for {material.name} to forecast yet: it takes "
                 f"{MIN_HISTORY_ROWS} days of prices. /price {material.key} shows what there is."
             )
-        closes = await self._closes(material)
         recent = [
             (day.date(), float(price))
             for day, price in closes[

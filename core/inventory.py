@@ -1,29 +1,31 @@
 """Stock cover, safety stock and reorder points.
 
-Reorder point = daily consumption x lead time + safety stock. Safety stock comes from how much
-daily consumption varies, z x sd(daily use) x sqrt(lead time) at a 95% service level (z = 1.65),
-when at least `MIN_HISTORY_DAYS` of consumption are recorded; otherwise it is the configured
-minimum. Stock at or below the reorder point is low (order now); at or below the larger of safety
-stock and minimum it is critical (the line may stop before a new delivery arrives).
+On hand comes from the stock ledger (core/domain/stock.py). Daily use is the recorded use per
+day once it spans at least `MIN_HISTORY_DAYS` days, otherwise the configured figure; the status
+says which. Reorder point = daily use x lead time + safety stock. Safety stock comes from how
+much daily use varies, z x sd(daily use) x sqrt(lead time) at a 95% service level (z = 1.65),
+with that recorded history; otherwise it is the configured minimum. Stock at or below the
+reorder point is low (order now); at or below the larger of safety stock and minimum it is
+critical (the line may stop before a new delivery arrives).
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from core.domain.stock import MIN_USE_DAYS, USE_HISTORY_DAYS, Usage, daily_series, usage
 from core.errors import UserError
 from core.materials import MaterialCatalog
 from core.models import InventoryItem, Material
 from core.ports import Clock, InventoryRepo
 
 SERVICE_LEVEL_Z = 1.65
-MIN_HISTORY_DAYS = 14
-HISTORY_DAYS = 90
+MIN_HISTORY_DAYS = MIN_USE_DAYS
+HISTORY_DAYS = USE_HISTORY_DAYS
 
 
 class StockLevel(StrEnum):
@@ -43,32 +45,38 @@ class StockStatus:
     safety_stock_basis: str
     reorder_point: float
     level: StockLevel
+    usage: Usage
 
     @property
     def is_low(self) -> bool:
         return self.level is not StockLevel.OK
 
+    @property
+    def daily_use(self) -> float:
+        return self.usage.daily
+
 
 def assess_stock(
     material: Material, item: InventoryItem, daily_use: Sequence[float]
 ) -> StockStatus:
-    """Days of cover, safety stock, reorder point and level for one inventory record."""
-    if len(daily_use) >= MIN_HISTORY_DAYS:
-        spread = statistics.stdev(daily_use)
-        safety = SERVICE_LEVEL_Z * spread * math.sqrt(item.lead_time_days)
-        basis = f"consumption variability over {len(daily_use)} days"
+    """Days of cover, safety stock, reorder point and level for one inventory record, with
+    `daily_use` the recorded use of each day (zero-filled, oldest first)."""
+    use = usage(daily_use, item.daily_consumption)
+    if use.spread is not None:
+        safety = SERVICE_LEVEL_Z * use.spread * math.sqrt(item.lead_time_days)
+        basis = f"use variability over {use.days} days"
     else:
         safety = item.minimum
         basis = "configured minimum"
-    reorder_point = item.daily_consumption * item.lead_time_days + safety
-    cover = item.on_hand / item.daily_consumption if item.daily_consumption > 0 else None
+    reorder_point = use.daily * item.lead_time_days + safety
+    cover = max(item.on_hand, 0.0) / use.daily if use.daily > 0 else None
     if item.on_hand <= max(safety, item.minimum):
         level = StockLevel.CRITICAL
     elif item.on_hand <= reorder_point:
         level = StockLevel.REORDER
     else:
         level = StockLevel.OK
-    return StockStatus(material, item, cover, safety, basis, reorder_point, level)
+    return StockStatus(material, item, cover, safety, basis, reorder_point, level, use)
 
 
 _LEVEL_ORDER = {StockLevel.CRITICAL: 0, StockLevel.REORDER: 1, StockLevel.OK: 2}
@@ -94,12 +102,12 @@ class InventoryService:
         return sorted(statuses, key=_urgency)
 
     async def status(self, material: Material) -> StockStatus:
-        for item in await self._inventory.all():
-            if item.material == material.key:
-                return await self._assess(item)
-        raise UserError(f"No stock is recorded for {material.name}.")
+        item = await self._inventory.item(material.key)
+        if item is None:
+            raise UserError(f"No stock is recorded for {material.name}.")
+        return await self._assess(item)
 
     async def _assess(self, item: InventoryItem) -> StockStatus:
-        since = self._clock.now().date() - timedelta(days=HISTORY_DAYS)
-        daily_use = await self._inventory.consumption(item.material, since)
-        return assess_stock(self._catalog.get(item.material), item, daily_use)
+        today = self._clock.now().date()
+        recorded = await self._inventory.consumption(item.material, today - timedelta(HISTORY_DAYS))
+        return assess_stock(self._catalog.get(item.material), item, daily_series(recorded, today))

@@ -16,9 +16,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 from core.delivery import DeliveryReport, DeliveryWorker
+from core.digests import DigestService
 from core.feeds import PollResult, PricePoller
+from core.health import HealthLog
 from core.models import Alert
 from core.monitoring import AlertMonitor
+from core.quiet_hours import QuietHoursService
+from core.watches import WatchMonitor
 
 log = logging.getLogger(__name__)
 
@@ -44,26 +48,52 @@ def single_flight(
 
 
 class AlertJobs:
-    """Poll prices then raise price and buy alerts; check stock; deliver pending alerts.
+    """Poll prices then raise price and buy alerts and check the chats' watches; check stock;
+    book the digests due and release what quiet hours held; deliver pending alerts.
 
     `check_advice` raises BUY_SIGNAL alerts from the current recommendations: the forecasting
     service calls it after each retrain (the price poll runs it too).
     """
 
-    def __init__(self, poller: PricePoller, monitor: AlertMonitor, worker: DeliveryWorker) -> None:
+    def __init__(
+        self,
+        poller: PricePoller,
+        monitor: AlertMonitor,
+        worker: DeliveryWorker,
+        health: HealthLog | None = None,
+        watches: WatchMonitor | None = None,
+        digests: DigestService | None = None,
+        quiet_hours: QuietHoursService | None = None,
+    ) -> None:
         self.poller = poller
         self.monitor = monitor
         self.worker = worker
+        self.health = health  # where each poll is recorded for `procurebot status`
+        self.watches = watches
+        self.digests = digests
+        self.quiet_hours = quiet_hours
         self.poll_prices = single_flight(self._poll_prices)
         self.check_stock = single_flight(self._check_stock)
         self.check_advice = single_flight(self._check_advice)
         self.deliver = single_flight(self._deliver)
+        self.chat_messages = single_flight(self._chat_messages)
 
     async def _poll_prices(self) -> tuple[PollResult, list[Alert]]:
         result = await self.poller.poll()
+        if self.health is not None:
+            await self.health.polled(self.poller.feed_name, result)
         alerts = await self.monitor.check_prices()
         alerts += await self.monitor.check_advice()
+        if self.watches is not None:
+            alerts += await self.watches.check()
         return result, alerts
+
+    async def _chat_messages(self) -> tuple[int, int]:
+        """Books the digests due and releases the alerts whose quiet hours are over; returns
+        how many of each."""
+        digests = await self.digests.book_due() if self.digests is not None else 0
+        released = await self.quiet_hours.release() if self.quiet_hours is not None else 0
+        return digests, released
 
     async def _check_stock(self) -> list[Alert]:
         return await self.monitor.check_stock()

@@ -24,9 +24,27 @@ class MaterialCatalog:
     def __init__(self, materials: Iterable[Material]) -> None:
         self._materials = {m.key: m for m in materials}
         self._names: dict[str, Material] = {}
+        self._index()
+
+    def _index(self) -> None:
+        self._names = {}
         for material in self._materials.values():
             for name in (material.key, material.name, *material.aliases):
                 self._names[_normalize(name)] = material
+
+    def put(self, material: Material) -> None:
+        """Adds a material (at the end) or changes it, for everyone holding this catalog."""
+        self._materials[material.key] = material
+        self._index()
+
+    def reset(self, materials: Iterable[Material]) -> None:
+        """Makes `materials` the catalog's materials again (an import that failed)."""
+        self._materials = {m.key: m for m in materials}
+        self._index()
+
+    def owner_of(self, name: str) -> Material | None:
+        """The material this exact name (key, name or alias) belongs to, if any."""
+        return self._names.get(_normalize(name))
 
     def __iter__(self) -> Iterator[Material]:
         return iter(self._materials.values())

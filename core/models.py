@@ -53,8 +53,18 @@ class InventoryItem:
 
 
 @dataclass(frozen=True)
+class PriceBreak:
+    """A lower unit price from an order quantity on (in the material's unit)."""
+
+    quantity: float
+    price: float
+
+
+@dataclass(frozen=True)
 class VendorQuote:
-    """A vendor's offer for one material."""
+    """A vendor's offer for one material. `pack_size` is the multiple the vendor sells in,
+    `breaks` its lower prices for larger orders, `quoted_at` when the quote was recorded (a
+    newer quote from the same vendor supersedes it)."""
 
     vendor: str
     material: str
@@ -64,6 +74,9 @@ class VendorQuote:
     delivery_days: int
     min_order_qty: float | None = None
     valid_until: date | None = None
+    pack_size: float | None = None
+    breaks: tuple[PriceBreak, ...] = ()
+    quoted_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.rating <= 5:
@@ -73,10 +86,20 @@ class VendorQuote:
 
 
 class AlertType(StrEnum):
+    """What a message in the outbox is: an alert, or one of the other messages that go through
+    the same pending -> sent machinery (`is_alert` False: /alerts does not list them)."""
+
     PRICE_DROP = "PRICE_DROP"
     PRICE_INCREASE = "PRICE_INCREASE"
     LOW_INVENTORY = "LOW_INVENTORY"
     BUY_SIGNAL = "BUY_SIGNAL"
+    PRICE_LEVEL = "PRICE_LEVEL"  # a chat's watch saw the price cross its level
+    DIGEST = "DIGEST"  # a chat's daily summary
+    HELD_ALERTS = "HELD_ALERTS"  # the alerts a chat's quiet hours held, released as one
+
+    @property
+    def is_alert(self) -> bool:
+        return self not in (AlertType.DIGEST, AlertType.HELD_ALERTS)
 
 
 class Severity(StrEnum):
@@ -100,12 +123,21 @@ class AlertFacts:
 
 
 @dataclass(frozen=True)
+class Action:
+    """A follow-up a message offers its reader: in Telegram, a button that runs `command`."""
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True)
 class Alert:
     """Something a buyer should act on; `dedup_key` names the condition for the cool-down.
 
     `magnitude` is the size of the condition where it has one (the percent move of a price
     alert), so that the cool-down can tell a clearly larger move; `facts` are the parts a
-    template needs.
+    template needs. `chat` is the one Telegram chat the message is for (a watch's alert, a
+    digest), None for an alert to every subscriber; `actions` are the buttons it comes with.
     """
 
     type: AlertType
@@ -117,6 +149,8 @@ class Alert:
     id: int | None = None
     magnitude: float | None = None
     facts: AlertFacts | None = None
+    chat: str | None = None
+    actions: tuple[Action, ...] = ()
 
 
 class Channel(StrEnum):
@@ -169,8 +203,13 @@ class SendResult:
 
 
 class Role(StrEnum):
-    ADMIN = "admin"
+    """What a user may do (core/access.py): viewers read, buyers also record moves, quotes
+    and files, approvers also approve purchases, admins also manage users and materials."""
+
+    VIEWER = "viewer"
     BUYER = "buyer"
+    APPROVER = "approver"
+    ADMIN = "admin"
 
 
 @dataclass(frozen=True)
@@ -207,12 +246,15 @@ class DeliveryStatus(StrEnum):
 
     PENDING (waiting, possibly until `next_attempt_at`) -> SENDING (claimed: a send is in
     flight) -> SENT, or back to PENDING after a transient failure, or FAILED for good.
+    HELD: waiting for the end of the chat's quiet hours (`next_attempt_at`), when the alerts
+    held for that chat go out together (core/quiet_hours.py).
     """
 
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    HELD = "held"
 
 
 @dataclass(frozen=True)
@@ -238,14 +280,17 @@ class DeliverySummary:
     failed: int = 0
     waiting: int = 0
     failures: tuple[tuple[str, int], ...] = ()
+    held: int = 0  # of `waiting`: held for the chat's quiet hours
 
 
 @dataclass(frozen=True)
 class Recipient:
-    """One address of one channel that gets an alert."""
+    """One address of one channel that gets an alert; `hold_until` (the end of its quiet
+    hours) holds the delivery until then."""
 
     channel: Channel
     address: str
+    hold_until: datetime | None = None
 
 
 @dataclass(frozen=True)

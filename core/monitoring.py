@@ -16,10 +16,11 @@ from core.alert_rules import (
     price_move_alert,
     stock_alert,
 )
-from core.inventory import InventoryService
+from core.inventory import InventoryService, StockStatus
 from core.materials import MaterialCatalog
 from core.models import Advice, Alert, CurrentAdvice
 from core.ports import AdviceSource, AlertOutbox, Clock, PriceRepo, StateStore
+from core.quiet_hours import QuietHoursService
 from core.recipients import RecipientDirectory
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class AlertMonitor:
         clock: Clock,
         policy: AlertPolicy,
         advice: AdviceSource | None = None,
+        quiet: QuietHoursService | None = None,
     ) -> None:
         self._catalog = catalog
         self._prices = prices
@@ -52,6 +54,7 @@ class AlertMonitor:
         # In memory: after a restart each is at worst logged or recorded once more.
         self._held_back_after: dict[str, int | None] = {}  # condition -> id of the alert
         self._unheard: dict[str, Alert] = {}  # condition -> last alert for no recipients
+        self._quiet = quiet
 
     async def check_prices(self) -> list[Alert]:
         """Each material's latest price, if not checked before, against 24 h before it.
@@ -85,14 +88,18 @@ class AlertMonitor:
 
     async def check_stock(self) -> list[Alert]:
         """LOW_INVENTORY for every material at its reorder point or lower."""
-        now = self._clock.now()
         raised = []
         for status in await self._inventory.statuses():
-            price = await self._prices.latest(status.material.key)
-            candidate = stock_alert(status, now, price)
-            if candidate is not None and (alert := await self.raise_alert(candidate)):
+            if alert := await self.check_stock_status(status):
                 raised.append(alert)
         return raised
+
+    async def check_stock_status(self, status: StockStatus) -> Alert | None:
+        """LOW_INVENTORY for one material's stock if it is at its reorder point or lower (a
+        stock move checks the stock it changed, in its own unit of work)."""
+        price = await self._prices.latest(status.material.key)
+        candidate = stock_alert(status, self._clock.now(), price)
+        return None if candidate is None else await self.raise_alert(candidate)
 
     async def check_advice(self) -> list[Alert]:
         """BUY_SIGNAL for every recommendation that turned BUY NOW since the last check.
@@ -125,7 +132,8 @@ class AlertMonitor:
         The cool-down starts only with an alert that reached someone (the outbox leaves out
         those whose deliveries all failed): a chat that subscribes after an alert reached
         nobody gets the next one. So that a condition with nobody to tell is not recorded on
-        every check, an alert for no recipients is not repeated within the cool-down either.
+        every check, an alert for no recipients is not repeated within the cool-down either. A
+        chat in its quiet hours gets the alert when they end (unless it is CRITICAL).
         """
         key = candidate.dedup_key
         last = await self._outbox.last_alert(key)
@@ -137,6 +145,8 @@ class AlertMonitor:
         if not recipients and not cooldown_allows(candidate, unheard, self._policy):
             log.debug("Not recorded again, still nobody to tell (%s)", key)
             return None
+        if self._quiet is not None:
+            recipients = await self._quiet.schedule(recipients, candidate.severity)
         alert = await self._outbox.record(candidate, recipients)
         if recipients:
             self._unheard.pop(key, None)

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 
+from core.domain.imports import Cell, ImportRecord, RawTable
+from core.domain.pending import PendingAction, PendingState
+from core.domain.stock import NewMove, StockMove
 from core.forecast_model import ForecastConfig, ModelForecast, ModelRun
 from core.models import (
     Alert,
@@ -31,6 +34,9 @@ from core.models import (
 )
 
 if TYPE_CHECKING:
+    from core.domain.digests import DigestSchedule
+    from core.domain.local_time import QuietHours
+    from core.domain.watches import Watch, WatchRule
     from core.forecasting import Forecast
 
 
@@ -49,6 +55,10 @@ class SystemClock:
 
 class MaterialRepo(Protocol):
     async def all(self) -> list[Material]: ...
+
+    async def upsert(self, material: Material) -> None:
+        """Adds the material at the end of the list, or changes it where it stands."""
+        ...
 
 
 class PriceRepo(Protocol):
@@ -72,22 +82,146 @@ class PriceRepo(Protocol):
         """Removes the material's points stored at `at` (any source); returns how many."""
         ...
 
+    async def latest_of(self, materials: Sequence[str]) -> dict[str, PricePoint]:
+        """Each material's latest price, in one query (materials without one are missing)."""
+        ...
 
-class InventoryRepo(Protocol):
-    async def all(self) -> list[InventoryItem]: ...
+    async def at_or_before_of(self, moments: Mapping[str, datetime]) -> dict[str, PricePoint]:
+        """For each material, its last price at or before its moment, in one query."""
+        ...
 
-    async def consumption(self, material: str, since: date) -> list[float]:
-        """Daily quantities consumed since `since`, oldest first."""
+    async def times(self, material: str, start: datetime, end: datetime) -> set[datetime]:
+        """When the material has prices stored from `start` to `end` (inclusive), any source."""
         ...
 
 
+class InventoryRepo(Protocol):
+    async def all(self) -> list[InventoryItem]:
+        """Each stocked material's configured figures, with on hand from the ledger."""
+        ...
+
+    async def item(self, material: str) -> InventoryItem | None:
+        """One material's, as `all` gives them."""
+        ...
+
+    async def consumption(self, material: str, since: date) -> list[tuple[date, float]]:
+        """The recorded use of each day since `since` that has any, oldest first."""
+        ...
+
+    async def upsert(self, item: InventoryItem) -> None:
+        """Sets a material's configured figures (daily use, minimum, lead time); its on hand
+        is the ledger's and is not changed here."""
+        ...
+
+
+class StockMoveRepo(Protocol):
+    """The stock ledger: moves are only ever appended."""
+
+    async def add(self, move: NewMove) -> StockMove | None:
+        """Appends the move; None for an undo of a move that was undone already."""
+        ...
+
+    async def add_many(self, moves: Sequence[NewMove]) -> int:
+        """Appends moves in bulk (an import); returns how many."""
+        ...
+
+    async def get(self, move_id: int) -> StockMove | None: ...
+
+    async def recent(self, limit: int, material: str | None = None) -> list[StockMove]:
+        """The newest moves first, undone ones and undos included."""
+        ...
+
+    async def effective(self, material: str | None = None) -> list[StockMove]:
+        """The moves not undone (and not undos), oldest first."""
+        ...
+
+
+class InboundOrders(Protocol):
+    """What open purchase orders will bring in (purchasing records them)."""
+
+    async def inbound(self, material: str, until: date) -> float:
+        """The quantity ordered and not yet received that arrives by `until`, in the
+        material's unit."""
+        ...
+
+
+class NoOpenOrders:
+    """InboundOrders while the bot records no purchase orders: nothing is on its way."""
+
+    async def inbound(self, material: str, until: date) -> float:
+        return 0.0
+
+
 class VendorRepo(Protocol):
-    async def quotes(self, material: str) -> list[VendorQuote]: ...
+    async def quotes(self, material: str) -> list[VendorQuote]:
+        """Each vendor's newest quote for the material."""
+        ...
+
+
+class QuoteRepo(VendorRepo, Protocol):
+    async def add(
+        self,
+        quotes: Sequence[VendorQuote],
+        user_id: int | None,
+        user_name: str | None,
+        source: str,
+        import_id: int | None = None,
+    ) -> None:
+        """Records quotes (each with its `quoted_at`); older ones stay as history."""
+        ...
+
+    async def history(self, material: str | None = None) -> list[VendorQuote]:
+        """Every quote recorded, oldest first."""
+        ...
+
+
+class PendingActionRepo(Protocol):
+    async def add(self, action: PendingAction) -> PendingAction:
+        """Stores the action; returns it with its id."""
+        ...
+
+    async def get(self, action_id: int) -> PendingAction | None: ...
+
+    async def settle(self, action_id: int, state: PendingState, now: datetime) -> bool:
+        """Moves a pending action that has not expired to `state`; False if it was not
+        pending any more (answered already, or by someone else at the same moment)."""
+        ...
+
+
+class HandledUpdateRepo(Protocol):
+    """Telegram updates whose changes are booked: a redelivered one is recognised."""
+
+    async def claim(self, update_id: int, callback_query_id: str | None, at: datetime) -> bool:
+        """Records the update as handled; False if it was handled before."""
+        ...
+
+    async def reply(self, update_id: int) -> str | None:
+        """What was answered to the update the first time."""
+        ...
+
+    async def record(self, update_id: int, reply: str) -> None: ...
+
+    async def prune(self, before: datetime) -> int:
+        """Forgets updates handled before `before` (Telegram redelivers for a day at most)."""
+        ...
+
+
+class ImportRepo(Protocol):
+    async def find(self, digest: str) -> ImportRecord | None:
+        """The import of a file with these rows, if there was one."""
+        ...
+
+    async def add(self, record: ImportRecord) -> ImportRecord:
+        """Stores the import; returns it with its id."""
+        ...
 
 
 class AlertRepo(Protocol):
-    async def recent(self, limit: int, material: str | None = None) -> list[Alert]:
-        """The newest alerts first."""
+    async def recent(
+        self, limit: int, material: str | None = None, chat: str | None = None
+    ) -> list[Alert]:
+        """The newest alerts first: those for every subscriber and those for `chat` only (a
+        watch's); no other messages (digests)."""
         ...
 
 
@@ -186,6 +320,13 @@ class AdviceSource(Protocol):
         ...
 
 
+class OrdersDue(Protocol):
+    """Open purchase orders due soon, one line each, for a chat's digest. The hook the
+    purchasing issue fills in; until it exists the digest has no orders section."""
+
+    async def lines(self, chat: str, now: datetime) -> list[str]: ...
+
+
 class StateStore(Protocol):
     """Small named values the jobs keep across restarts (a feed's read position, the last
     recommendation seen)."""
@@ -253,6 +394,31 @@ class DeliveryQueue(Protocol):
         ...
 
 
+class HeldDeliveries(Protocol):
+    """The deliveries a chat's quiet hours hold (status HELD), as core/quiet_hours.py releases
+    them. Every method commits before returning, or joins the unit of work it is called in."""
+
+    async def held_due(self, now: datetime) -> list[tuple[Delivery, Alert]]:
+        """Held deliveries whose quiet hours are over and that no message carries yet, by
+        address, oldest first."""
+        ...
+
+    async def carry(self, delivery_ids: Sequence[int], carrier_alert_id: int) -> int:
+        """Marks held deliveries as carried by one message (the alert id of a HELD_ALERTS
+        message): each ends as that message's delivery ends. Returns how many were still
+        held and not carried (fewer: another process released them first)."""
+        ...
+
+    async def release(self, delivery_ids: Sequence[int], at: datetime) -> int:
+        """Held deliveries that no message carries become pending, due at `at`."""
+        ...
+
+    async def hold_until(self, channel: Channel, address: str, at: datetime) -> int:
+        """Moves the end of the hold of every held delivery to this address (quiet hours that
+        changed or stopped)."""
+        ...
+
+
 class DeliveryLog(Protocol):
     async def summaries(self, alert_ids: Sequence[int]) -> dict[int, DeliverySummary]:
         """How delivery went, per alert id (alerts with no deliveries are missing)."""
@@ -277,17 +443,133 @@ class ForecastRepo(Protocol):
         ...
 
 
+class WatchRepo(Protocol):
+    """The chats' price watches. A removed watch is kept (with who removed it and when) so that
+    the removal can be undone; everything else here sees only watches not removed."""
+
+    async def add(
+        self,
+        chat: str,
+        rule: WatchRule,
+        by: int,
+        at: datetime,
+        expires_at: datetime | None,
+        armed: bool,
+    ) -> Watch | None:
+        """Stores a new watch; None when the chat has a watch for the same condition already
+        (however many processes try at once)."""
+        ...
+
+    async def get(self, watch_id: int) -> Watch | None: ...
+
+    async def of_chat(self, chat: str) -> list[Watch]:
+        """The chat's watches, oldest first."""
+        ...
+
+    async def live(self, now: datetime) -> list[Watch]:
+        """Every watch that checks prices: not finished (`once` and fired), not expired."""
+        ...
+
+    async def remove(self, watch_ids: Sequence[int], by: int, at: datetime) -> int: ...
+
+    async def restore(self, watch_id: int, chat: str, removed_by: int | None) -> list[Watch]:
+        """Brings back a removed watch of `chat` and those removed with it (same time, same
+        person), if `removed_by` removed them (None: whoever did), except any whose condition
+        the chat watches again; returns those restored."""
+        ...
+
+    async def record(self, watch: Watch) -> bool:
+        """Saves what a price did to a watch (armed, last trigger); False when the watch was
+        removed meanwhile."""
+        ...
+
+    async def rearm(self, watch_ids: Sequence[int]) -> int: ...
+
+    async def move_chat(self, old: str, new: str) -> int:
+        """The watches of a group that became a supergroup follow it."""
+        ...
+
+    async def version(self) -> str | None:
+        """Changes whenever a watch is added, removed, restored or moved (not when a price
+        arms or fires one), so that a process keeping them in memory knows to reload."""
+        ...
+
+
+class DigestRepo(Protocol):
+    """The chats' daily digests, and the digests booked (one per chat and local day)."""
+
+    async def get(self, chat: str) -> DigestSchedule | None: ...
+
+    async def set(self, schedule: DigestSchedule) -> None: ...
+
+    async def remove(self, chat: str) -> bool: ...
+
+    async def due(self, now: datetime) -> list[DigestSchedule]: ...
+
+    async def book(self, chat: str, day: date, at: datetime) -> bool:
+        """Books the chat's digest of `day` (its local date); False when it was booked
+        already."""
+        ...
+
+    async def booked(self, chat: str, day: date, alert_id: int) -> None:
+        """Links a booked digest to the message that carries it."""
+        ...
+
+    async def reschedule(self, chat: str, next_at: datetime) -> None: ...
+
+    async def move_chat(self, old: str, new: str) -> None: ...
+
+
+class QuietHoursRepo(Protocol):
+    async def get(self, chat: str) -> QuietHours | None: ...
+
+    async def all(self) -> dict[str, QuietHours]:
+        """Every chat's quiet hours, by chat."""
+        ...
+
+    async def set(self, chat: str, hours: QuietHours, by: int | None, at: datetime) -> None: ...
+
+    async def remove(self, chat: str) -> bool: ...
+
+    async def move_chat(self, old: str, new: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One action's writes, through the repositories on it: committed together when the
     `async with` block ends normally, rolled back together when it raises (a receipt's stock
-    move, the alert it raises and that alert's deliveries are one action)."""
+    move, the alert it raises and that alert's deliveries are one action). Services called
+    inside the block write in the same unit of work."""
 
-    materials: MaterialRepo
-    prices: PriceRepo
-    inventory: InventoryRepo
-    vendors: VendorRepo
-    outbox: AlertOutbox
-    state: StateStore
+    # Read-only, so that a unit of work with more specific repositories (the SQL ones, the
+    # fakes) is one.
+    @property
+    def materials(self) -> MaterialRepo: ...
+    @property
+    def prices(self) -> PriceRepo: ...
+    @property
+    def inventory(self) -> InventoryRepo: ...
+    @property
+    def vendors(self) -> QuoteRepo: ...
+    @property
+    def outbox(self) -> AlertOutbox: ...
+    @property
+    def held(self) -> HeldDeliveries: ...
+    @property
+    def state(self) -> StateStore: ...
+    @property
+    def watches(self) -> WatchRepo: ...
+    @property
+    def digests(self) -> DigestRepo: ...
+    @property
+    def quiet_hours(self) -> QuietHoursRepo: ...
+    @property
+    def stock(self) -> StockMoveRepo: ...
+    @property
+    def pending(self) -> PendingActionRepo: ...
+    @property
+    def handled(self) -> HandledUpdateRepo: ...
+    @property
+    def imports(self) -> ImportRepo: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -297,6 +579,19 @@ class UnitOfWork(Protocol):
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None: ...
+
+
+class Spreadsheets(Protocol):
+    """Reads CSV and XLSX files into tables and writes XLSX files (plain functions: callers
+    run them off the event loop)."""
+
+    def read(self, file_name: str, data: bytes) -> list[RawTable]:
+        """Raises UserError (one line, saying what works) for a file it cannot read."""
+        ...
+
+    def write(self, tables: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Cell]]]]) -> bytes:
+        """An XLSX file with one sheet per (title, header, rows)."""
+        ...
 
 
 class ForecastEngine(Protocol):

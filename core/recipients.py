@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from core.errors import UserError
@@ -77,12 +77,14 @@ class RecipientDirectory:
         whatsapp_from_settings: Sequence[str] = (),
         whatsapp_enabled: bool = False,
         queue: DeliveryQueue | None = None,
+        chat_moved: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self._subscriptions = subscriptions
         self._clock = clock
         self._settings = tuple(dict.fromkeys(whatsapp_from_settings))
         self.whatsapp_enabled = whatsapp_enabled
         self._queue = queue
+        self._chat_moved = chat_moved  # what else follows a Telegram chat (core/chats.py)
 
     async def for_alerts(self) -> list[Recipient]:
         """Everyone who gets a new alert: active Telegram chats, and, when WhatsApp is set up,
@@ -165,14 +167,17 @@ class RecipientDirectory:
             )
 
     async def moved(self, channel: Channel, old: str, new: str) -> None:
-        """Keeps a subscription, and the alerts pending for it, under its new address (a
-        Telegram group that became a supergroup)."""
+        """Keeps a subscription, the alerts pending for it and what the chat keeps for itself
+        (watches, digest, quiet hours) under its new address (a Telegram group that became a
+        supergroup)."""
         if old == new:
             return
         subscription = await self._subscriptions.get(channel, old)
         if subscription is not None:
             await self._subscriptions.move(channel, old, new)
         followed = await self._queue.redirect(channel, old, new) if self._queue else 0
+        if channel is Channel.TELEGRAM and self._chat_moved is not None:
+            await self._chat_moved(old, new)
         if subscription is not None or followed:
             log.info(
                 "Subscription of %s %s moved to %s%s",

@@ -18,6 +18,8 @@ import numpy as np
 from core.adapters.db.engine import Database
 from core.adapters.db.repos.prices import SqlMaterialRepo
 from core.adapters.db.unit_of_work import SqlUnitOfWork
+from core.domain.actors import Source
+from core.domain.stock import MoveKind, NewMove
 from core.models import InventoryItem, Material, PricePoint, VendorQuote
 
 SOURCE = "demo"
@@ -32,6 +34,36 @@ class DemoData:
     inventory: list[InventoryItem]
     consumption: dict[str, list[tuple[date, float]]]
     quotes: list[VendorQuote]
+    seeded_at: datetime
+
+    def moves(self) -> list[NewMove]:
+        """The ledger: each day's use, then the stock on hand counted at the seeding."""
+        uses = [
+            NewMove(
+                material,
+                MoveKind.USE,
+                quantity,
+                datetime.combine(day, time(0, 0), tzinfo=UTC),
+                Source.IMPORT,
+                reference=SOURCE,
+            )
+            for material, days in self.consumption.items()
+            for day, quantity in days
+            if quantity > 0
+        ]
+        counts = [
+            NewMove(
+                item.material,
+                MoveKind.COUNT,
+                item.on_hand,
+                self.seeded_at,
+                Source.IMPORT,
+                reference=SOURCE,
+                note="opening balance",
+            )
+            for item in self.inventory
+        ]
+        return sorted(uses, key=lambda m: m.at) + counts
 
 
 @dataclass(frozen=True)
@@ -112,10 +144,11 @@ def build(today: date) -> DemoData:
             v["delivery_days"],
             v["min_order_qty"],
             today + timedelta(days=v["valid_days"]),
+            quoted_at=seeded_at,
         )
         for v in spec["vendors"]
     ]
-    return DemoData(materials, prices, inventory, consumption, quotes)
+    return DemoData(materials, prices, inventory, consumption, quotes, seeded_at)
 
 
 def materials_of(spec: dict[str, Any] | None = None) -> list[Material]:
@@ -142,7 +175,8 @@ async def seed(db: Database, today: date, force: bool = False) -> SeedResult:
         stored = await uow.prices.add(demo.prices)
         for item in demo.inventory:
             await uow.inventory.upsert(item)
-            await uow.inventory.record_consumption(item.material, demo.consumption[item.material])
+        await uow.stock.forget(SOURCE)
+        await uow.stock.add_many(demo.moves())
         for material in demo.materials:
             await uow.vendors.replace(
                 material.key, [q for q in demo.quotes if q.material == material.key]

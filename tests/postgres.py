@@ -38,11 +38,14 @@ SERVER_ACCOUNT = "postgres"  # the system user the server runs as when the tests
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")
 START_ATTEMPTS = 3  # a free port may be taken by another process before the server binds it
 COMMAND_TIMEOUT = 60.0
+LISTEN_OPTIONS = "-c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
 # For tests only: durability is worth nothing in a directory deleted at the end.
 SERVER_OPTIONS = (
-    "-c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off "
-    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+    f"{LISTEN_OPTIONS} -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+    "-c max_connections=300"
 )
+# For benchmarks: PostgreSQL's own defaults, every commit flushed to disk as in production.
+DURABLE_OPTIONS = f"{LISTEN_OPTIONS} -c max_connections=300"
 
 
 class NoServer(Exception):
@@ -122,6 +125,7 @@ class PostgresServer:
     account: str | None  # the system user it runs as, when the tests run as root
     version: str
     timings: dict[str, float]
+    options: str = SERVER_OPTIONS
     _numbers: count[int] = field(default_factory=lambda: count(1))
 
     @property
@@ -176,7 +180,7 @@ class PostgresServer:
             started = time.perf_counter()
             try:
                 log = str(self.directory / "server.log")
-                self._pg_ctl("start", "-w", "-l", log, "-o", f"{SERVER_OPTIONS} -p {self.port}")
+                self._pg_ctl("start", "-w", "-l", log, "-o", f"{self.options} -p {self.port}")
             except NoServer:
                 if attempt == START_ATTEMPTS:
                     raise NoServer(f"the server did not start: {self._last_logged()}") from None
@@ -199,8 +203,9 @@ class PostgresServer:
         return command if self.account is None else ["runuser", "-u", self.account, "--", *command]
 
 
-def start_server() -> PostgresServer:
-    """initdb in a new temporary directory, then the server on a free loopback port.
+def start_server(options: str = SERVER_OPTIONS) -> PostgresServer:
+    """initdb in a new temporary directory, then the server on a free loopback port with
+    `options` (the tests': no durability; DURABLE_OPTIONS for benchmarks).
 
     Raises NoServer, with the reason in one line, when that cannot be done here."""
     as_root = os.geteuid() == 0
@@ -211,7 +216,9 @@ def start_server() -> PostgresServer:
         if account is not None:
             ensure_account(account)
             shutil.chown(directory, account, account)
-        server = PostgresServer(binaries, directory, 0, account, _version(binaries), {})
+        server = PostgresServer(
+            binaries, directory, 0, account, _version(binaries), {}, options=options
+        )
         server._initdb()
         server._start()
         return server

@@ -9,6 +9,7 @@ matching a horizon counted in rows. Prophet and cmdstanpy are kept quiet: nothin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from concurrent.futures import Executor
 import numpy as np
 import pandas as pd
 
+from core.adapters.dask_cluster import ClusterUnreachable, DaskCluster
 from core.adapters.processes import default_workers, worker_pool
 from core.forecast_model import (
     MIN_FIT_ROWS,
@@ -28,6 +30,7 @@ from core.forecast_model import (
     combine,
     future_dates,
     is_calendar_daily,
+    naive_run,
     replay,
 )
 
@@ -54,8 +57,7 @@ def prophet_run(history: pd.Series, horizon: int, config: ForecastConfig) -> Mod
     log_prices = np.log(series.to_numpy(dtype=float))
     origin = pd.Timestamp(series.index[-1])
     if len(log_prices) < MIN_FIT_ROWS:  # too short to fit: a flat run, judged naive
-        flat = tuple([float(log_prices[-1])] * (horizon + 1))
-        return ModelRun(origin, horizon, float(log_prices[-1]), flat, flat, 0.0)
+        return naive_run(series, horizon, config)
     calendar = is_calendar_daily(pd.DatetimeIndex(series.index))
     model = Prophet(
         uncertainty_samples=0,
@@ -99,17 +101,31 @@ def retrain_task(
 
 class ProphetEngine:
     """The ForecastEngine: fits and calibrations run in `executor` (worker processes in the
-    bot), so the event loop never waits on Prophet or on the calibration's numpy work."""
+    bot), or on a Dask `cluster` while it can be reached, so the event loop never waits on
+    Prophet or on the calibration's numpy work."""
 
-    def __init__(self, executor: Executor | None = None, fit: FitRun = prophet_run) -> None:
+    def __init__(
+        self,
+        executor: Executor | None = None,
+        fit: FitRun = prophet_run,
+        cluster: DaskCluster | None = None,
+    ) -> None:
         self._executor = executor
         self._fit = fit
+        self._cluster = cluster
 
     @classmethod
-    def in_processes(cls, workers: int | None = None) -> ProphetEngine:
-        return cls(worker_pool(workers or default_workers(), ["core.adapters.prophet_model"]))
+    def in_processes(cls, workers: int | None = None, cluster: str | None = None) -> ProphetEngine:
+        """Fits in a local pool of worker processes (started at the first fit); with a
+        `cluster` address (tcp://HOST:PORT), on that Dask cluster, the pool standing in while
+        the cluster cannot be reached."""
+        pool = worker_pool(workers or default_workers(), ["core.adapters.prophet_model"])
+        return cls(pool, cluster=DaskCluster(cluster) if cluster else None)
 
     async def _run(self, function: Callable[..., object], *args: object) -> object:
+        if self._cluster is not None:
+            with contextlib.suppress(ClusterUnreachable):
+                return await self._cluster.run(function, *args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     async def fit(
@@ -139,5 +155,7 @@ class ProphetEngine:
         return result
 
     def close(self) -> None:
+        if self._cluster is not None:
+            self._cluster.close()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)

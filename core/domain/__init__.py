@@ -1,1 +1,1 @@
-"""Pure values and rules of the procurement domain: no I/O, no database, no Telegram."""
+"""The domain's pure values and rules: no I/O, no clock of their own."""

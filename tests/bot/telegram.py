@@ -109,6 +109,21 @@ class RunningBot:
         await self.answered(message.update_id)
         return Turn([m for m in self.api.sent_to(chat.id) if m.message_id > message.message_id])
 
+    async def send_file(
+        self,
+        user: FakeUser,
+        file_name: str,
+        content: bytes,
+        mime_type: str = "text/csv",
+        size: int | None = None,
+    ) -> Turn:
+        """`user` sends a file in their private chat; returns once the bot has dealt with it."""
+        chat = self.api.private_chat(user)
+        message = self.api.send_document(user, file_name, content, mime_type, size)
+        assert message.update_id is not None
+        await self.answered(message.update_id)
+        return Turn([m for m in self.api.sent_to(chat.id) if m.message_id > message.message_id])
+
     async def press(self, user: FakeUser, message: Message, label: str) -> Turn:
         """`user` presses a button under `message`; returns once the bot has dealt with it."""
         before = {m.message_id for m in self.api.sent_to(message.chat.id)}

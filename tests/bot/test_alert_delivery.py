@@ -192,7 +192,14 @@ async def test_the_bot_runs_the_alert_jobs_and_a_failing_job_keeps_its_schedule(
     ) as bot:
         assert bot.application.job_queue is not None
         names = sorted(job.name or "" for job in bot.application.job_queue.jobs())
-        assert names == ["check stock", "deliver alerts", "poll prices", "retrain forecasts"]
+        assert names == [
+            "check stock",
+            "daily retention",
+            "deliver alerts",
+            "digests and quiet hours",
+            "poll prices",
+            "retrain forecasts",
+        ]
         calls = 0
 
         async def broken() -> None:

@@ -35,6 +35,8 @@ def test_backtest_writes_one_row_per_origin_and_prints_a_summary(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     assert "copper.csv (cash): horizon 5 rows, 12 origins" in done.stdout
     assert "ratio 1.000" in done.stdout and "95% interval held the actual price" in done.stdout
+    assert "% in the calmest third of weeks, " in done.stdout
+    assert "% in the most volatile third); interval score " in done.stdout
     assert "saves +0.00% of spend against buying on schedule" in done.stdout
     assert "Fitting Prophet [" in done.stderr and "64/64" in done.stderr
     with open(tmp_path / "out.csv", newline="") as file:
@@ -56,6 +58,20 @@ def test_backtest_writes_one_row_per_origin_and_prints_a_summary(tmp_path: Path)
     assert {b - a for a, b in itertools.pairwise(origins)} == {5}  # a week apart
 
 
+def test_backtest_looks_a_quarter_ahead_for_budgets(tmp_path: Path) -> None:
+    trading_days_csv(tmp_path / "copper.csv")
+    done = procurebot(
+        tmp_path, "backtest", "--csv", "copper.csv", "--horizon", "63", "--origins", "3",
+        "--output", "out.csv",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "horizon 63 rows, 3 origins" in done.stdout
+    with open(tmp_path / "out.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    days = [day.strftime("%Y-%m-%d") for day in pd.bdate_range("2023-01-02", periods=520)]
+    assert all(days.index(r["target"]) - days.index(r["origin"]) == 63 for r in rows)
+
+
 def test_backtest_defaults_to_the_first_numeric_column(tmp_path: Path) -> None:
     trading_days_csv(tmp_path / "prices.csv", rows=320)
     done = procurebot(tmp_path, "backtest", "--csv", "prices.csv", "--origins", "1")
@@ -71,6 +87,7 @@ def test_bad_backtest_input_gets_one_line(tmp_path: Path) -> None:
         (("--csv", "short.csv", "--date-column", "day"), "has no column 'day'"),
         (("--csv", "short.csv"), "100 rows are too few"),
         (("--csv", "short.csv", "--horizon", "0"), "must be whole numbers of at least 1"),
+        (("--csv", "short.csv", "--horizon", "64"), "at most 63 rows (a quarter of trading"),
     ]
     for arguments, message in cases:
         done = procurebot(tmp_path, "backtest", *arguments)

@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.commands import COMMANDS, Caller, Renderer, execute, parse, parse_moment
+from bot.chat.commands.prices import parse_moment
+from bot.commands import COMMANDS, Caller, Renderer, execute, parse
 from bot.formatting import Reply, esc, pct, split_message, stock_line, vendor_report
 from core.adapters.prophet_model import ProphetEngine
 from core.inventory import assess_stock
@@ -24,6 +25,7 @@ from tests.fakes import (
     flat_run,
     make_services,
     quote,
+    random_walk,
     stock_item,
 )
 
@@ -102,7 +104,7 @@ async def test_vendor_names_are_escaped_and_the_pick_explained(services: Service
 async def test_commands_needing_a_material_offer_buttons_when_it_is_missing(
     services: Services,
 ) -> None:
-    for command in ("/vendors", "/forecast"):
+    for command in ("/vendors", "/forecast", "/budget"):
         reply = await ask(services, command)
         assert "Which material?" in reply.text
         assert [b.label for b in reply.choices] == ["Copper", "Aluminium", "Steel rebar"]
@@ -146,6 +148,15 @@ async def test_alerts_for_a_material_and_for_nonsense(services: Services) -> Non
 async def test_forecast_shows_range_advice_and_track_record_with_a_chart(
     services: Services,
 ) -> None:
+    first = await ask(services, "/forecast copper")
+    assert first.text.splitlines()[3] == (
+        "Model: the last price (naive forecast), because its record is being built: its past "
+        "forecasts are being fitted in the background, so ask again in a few minutes for its own "
+        "forecast and track record."
+    )
+    assert first.text.splitlines()[4] == "Track record: being built."
+    assert services.forecasts is not None
+    await services.forecasts.settle()
     reply = await ask(services, "/forecast copper")
     lines = reply.text.splitlines()
     assert lines[0] == "<b>Copper</b>: 7-day forecast"
@@ -160,6 +171,60 @@ async def test_forecast_shows_range_advice_and_track_record_with_a_chart(
 async def test_forecast_without_enough_history_says_what_it_needs(services: Services) -> None:
     reply = await ask(services, "/forecast aluminum")
     assert reply.text.startswith("Not enough price history for Aluminium to forecast yet")
+
+
+@pytest.fixture
+def stocked() -> Services:
+    """Copper with 200 days of prices and 100 t on hand used 10 t a day; steel with no stock."""
+    return make_services(
+        prices=FakePriceRepo(daily_prices("copper", list(random_walk(200) * 10))),
+        inventory=FakeInventoryRepo(
+            [stock_item("copper", on_hand=100), stock_item("aluminium", on_hand=50)]
+        ),
+        forecast_engine=ProphetEngine(fit=flat_run),
+    )
+
+
+async def test_budget_prices_the_planned_use_with_its_range_and_a_chart(
+    stocked: Services,
+) -> None:
+    services = stocked
+    reply = await ask(services, "/budget cu 90")
+    lines = reply.text.splitlines()
+    assert lines[0] == (
+        "<b>Next 90 days of copper</b>: 800 t to buy, expected 5.28 M USD, "
+        "95% range 4.41-6.32 M USD."
+    )
+    assert lines[1] == "Planned use: 10 t a day for 90 days = 900 t, less 100 t on hand."
+    assert lines[2].startswith("<i>Priced at the last price, 6,599 USD/t on 24 Nov")
+    assert lines[2].endswith("calibrated on 109 past periods.</i>")
+    assert reply.chart is not None and png_size(reply.chart) == (800, 500)
+    assert reply.refresh == "/budget copper 90"
+    default = await ask(services, "/budget copper")
+    assert default.text.startswith("<b>Next 30 days of copper</b>: 200 t to buy")
+
+
+async def test_budget_that_stock_covers_says_nothing_to_buy(stocked: Services) -> None:
+    reply = await ask(stocked, "/budget copper 5")
+    assert reply.text.startswith(
+        "<b>Next 5 days of copper</b>: nothing to buy: 100 t on hand cover the planned 50 t."
+    )
+    assert reply.chart is None
+
+
+@pytest.mark.parametrize("days", ["0", "91", "2.5", "-1"])
+async def test_budget_with_a_bad_period_says_what_fits(stocked: Services, days: str) -> None:
+    reply = await ask(stocked, f"/budget copper {days}")
+    assert reply.text == (
+        f"DAYS must be a whole number from 1 to 90, got '{days}'. Example: /budget copper 90"
+    )
+
+
+async def test_budget_of_a_material_without_stock_or_prices_says_why(stocked: Services) -> None:
+    assert (await ask(stocked, "/budget steel")).text == "No stock is recorded for Steel rebar."
+    assert (await ask(stocked, "/budget aluminium")).text.startswith(
+        "Not enough price history for Aluminium to budget yet"
+    )
 
 
 async def test_unknown_command_suggests_the_closest(services: Services) -> None:
@@ -240,7 +305,7 @@ async def test_users_lists_the_settings_and_the_grants(services: Services) -> No
 
 def test_only_the_chart_commands_show_a_photo_being_sent() -> None:
     drawn = {name for name, c in COMMANDS.items() if c.draws_chart(("copper",))}
-    assert drawn == {"price", "forecast", "stock", "vendors"}
+    assert drawn == {"price", "forecast", "budget", "stock", "vendors"}
     assert not COMMANDS["price"].draws_chart(()) and COMMANDS["stock"].draws_chart(())
 
 

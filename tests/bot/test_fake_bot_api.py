@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fake_telegram import BotApiSpec, FakeBotApi
+from tests.fake_telegram import BotApiSpec, Failure, FakeBotApi
 from tests.fake_telegram.server import image_size
 
 TOKEN = "42:fake-token-for-the-fake"
@@ -148,6 +148,29 @@ async def test_updates_are_long_polled_and_confirmed_by_offset(api: FakeBotApi) 
     assert confirmed.json()["result"] == []
 
 
+async def test_each_bot_process_can_have_its_own_url_and_its_calls_say_which(
+    api: FakeBotApi,
+) -> None:
+    async with httpx.AsyncClient() as client:
+        for instance in ("leader", "standby"):
+            base = api.url_for(instance)
+            answer = await client.post(f"{base}{TOKEN}/getMe")
+            assert answer.json()["ok"] is True
+    await call(api, "getMe")
+    assert [c.instance for c in api.calls_to("getMe")] == ["leader", "standby", ""]
+    assert len(api.calls_to("getMe", instance="standby")) == 1
+    assert api.calls_to("getUpdates", instance="standby") == []
+
+
+async def test_a_failure_can_be_kept_for_the_message_that_contains_a_text(
+    api: FakeBotApi,
+) -> None:
+    api.fail("sendMessage", Failure.server_error(503), containing="Copper fell")
+    assert (await call(api, "sendMessage", chat_id=5, text="Daily digest")).status_code == 200
+    assert (await call(api, "sendMessage", chat_id=5, text="Copper fell 9%")).status_code == 503
+    assert (await call(api, "sendMessage", chat_id=5, text="Copper fell 9%")).status_code == 200
+
+
 async def test_everything_the_fake_serves_is_valid_bot_api(api: FakeBotApi) -> None:
     spec = BotApiSpec()
     fay = api.user(5, "Fay")
@@ -174,3 +197,54 @@ async def test_everything_the_fake_serves_is_valid_bot_api(api: FakeBotApi) -> N
         assert spec.check_value(update, "Update") == "", update
     me = (await call(api, "getMe")).json()["result"]
     assert spec.check_value(me, "User") == ""
+
+
+async def test_files_are_served_by_get_file_and_the_download_route(api: FakeBotApi) -> None:
+    spec = BotApiSpec()
+    fay = api.user(5, "Fay")
+    sent = api.send_document(fay, "moves.csv", b"date,material\n")
+    [update] = (await call(api, "getUpdates", timeout=0)).json()["result"]
+    assert spec.check_value(update, "Update") == ""
+    document = update["message"]["document"]
+    assert (document["file_name"], document["file_size"]) == ("moves.csv", 14)
+    file = (await call(api, "getFile", file_id=document["file_id"])).json()["result"]
+    assert spec.check_value(file, "File") == ""
+    base = api.base_file_url
+    async with httpx.AsyncClient() as client:
+        downloaded = await client.get(f"{base}{TOKEN}/{file['file_path']}")
+        wrong_token = await client.get(f"{base}42:wrong/{file['file_path']}")
+    assert downloaded.content == b"date,material\n" and wrong_token.status_code == 401
+    assert sent.message_id and api.downloads == [file["file_path"]]
+    unknown = await call(api, "getFile", file_id="nope")
+    assert unknown.json()["description"] == "Bad Request: invalid file_id"
+    api.send_document(fay, "huge.csv", b"x", size=21 * 1024 * 1024)
+    huge_id = list(api.files)[-1]
+    too_big = await call(api, "getFile", file_id=huge_id)
+    assert too_big.json()["description"] == "Bad Request: file is too big"
+
+
+async def test_a_document_sent_by_the_bot_is_kept_with_its_name(api: FakeBotApi) -> None:
+    base = api.base_url.removesuffix("/bot")
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{base}/bot{TOKEN}/sendDocument",
+            data={"chat_id": "5", "caption": "everything"},
+            files={"document": ("export.xlsx", b"PK\x03\x04", "application/octet-stream")},
+        )
+    assert BotApiSpec().check_value(response.json()["result"], "Message") == ""
+    [message] = api.sent_to(5)
+    assert message.document == ("export.xlsx", b"PK\x03\x04") and message.caption == "everything"
+
+
+async def test_updates_whose_confirmation_was_lost_are_handed_out_again(api: FakeBotApi) -> None:
+    fay = api.user(5, "Fay")
+    api.confirmations_lost = True
+    sent = api.send(fay, "/use copper 5")
+    assert len((await call(api, "getUpdates", timeout=0)).json()["result"]) == 1
+    after = (sent.update_id or 0) + 1
+    assert (await call(api, "getUpdates", offset=after, timeout=0)).json()["result"] == []
+    again = (await call(api, "getUpdates", timeout=0)).json()["result"]  # a restarted bot
+    assert [u["update_id"] for u in again] == [sent.update_id]
+    api.confirmations_lost = False
+    await call(api, "getUpdates", offset=after, timeout=0)
+    assert (await call(api, "getUpdates", timeout=0)).json()["result"] == []

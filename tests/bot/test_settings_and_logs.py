@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import RedactingFormatter, secrets_of
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,3 +76,21 @@ def test_a_bad_chart_cache_size_is_named(
 @pytest.mark.parametrize("written", ["debug", "Info", " warning ", "ERROR"])
 def test_the_log_level_may_be_written_in_any_case(written: str) -> None:
     assert load_settings(_env_file=None, log_level=written).log_level == written.strip().upper()
+
+
+@pytest.mark.parametrize("value", ["10.0.0.5:8786", "http://10.0.0.5:8786", "tcp://host"])
+def test_a_forecast_cluster_that_is_no_dask_address_is_named_with_an_example(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("FORECAST_CLUSTER", value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None)
+    assert str(raised.value) == (
+        f"Invalid setting FORECAST_CLUSTER='{value}': expected a Dask scheduler address, "
+        "tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786."
+    )
+
+
+def test_a_forecast_cluster_address_is_taken() -> None:
+    settings = load_settings(_env_file=None, forecast_cluster=" tcp://10.0.0.5:8786 ")
+    assert settings.forecast_cluster == "tcp://10.0.0.5:8786"

@@ -125,7 +125,7 @@ async def test_admins_list_grant_and_revoke_access(
     await telegram_bot.say(stranger, f"/start {await invite_code(telegram_bot, admin)}")
     listing = (await telegram_bot.say(admin, "/users")).text
     assert f"Admins (ADMIN_USER_IDS): {ADMIN_ID}" in listing
-    assert f"Allowed (ALLOWED_USER_IDS): {BUYER_ID}" in listing
+    assert f"Buyers (ALLOWED_USER_IDS): {BUYER_ID}" in listing
     assert f"{STRANGER_ID} Eve: buyer since 24 Nov by {ADMIN_ID}" in listing
 
     revoked = await telegram_bot.say(admin, f"/users revoke {STRANGER_ID}")
@@ -133,7 +133,7 @@ async def test_admins_list_grant_and_revoke_access(
     assert_refused(await telegram_bot.say(stranger, "/price"), STRANGER_ID)
 
     added = await telegram_bot.say(admin, f"/users add {STRANGER_ID}")
-    assert added.text == f"User {STRANGER_ID} has access now (as a buyer)."
+    assert added.text == f"User {STRANGER_ID} has buyer access now."
     assert "Copper" in (await telegram_bot.say(stranger, "/price")).text
 
 
@@ -143,7 +143,7 @@ async def test_admins_list_grant_and_revoke_access(
         ("/users revoke 1001", "User 1001 is an admin from ADMIN_USER_IDS: remove them there"),
         ("/users revoke 2002", "User 2002 is allowed by ALLOWED_USER_IDS: remove them there"),
         ("/users revoke 999", "User 999 has no access to revoke. /users lists who has."),
-        ("/users add 2002", "User 2002 has access already. /users lists everyone."),
+        ("/users add 2002", "User 2002 has access already. /users role 2002 ROLE changes it"),
         ("/users revoke abc", "The user id must be a Telegram user id (a whole number above 0)"),
         (
             "/users add ²",
@@ -156,8 +156,10 @@ async def test_admins_list_grant_and_revoke_access(
         ("/users add -5", "The user id must be a Telegram user id (a whole number above 0)"),
         ("/users add 9007199254740992", "The user id must be a Telegram user id"),
         ("/users add 99999999999999999999999", "The user id must be a Telegram user id"),
-        ("/users kick 5", "Usage: /users, /users add ID or /users revoke ID"),
-        ("/invite now", "/invite takes no arguments, got 'now'."),
+        ("/users kick 5", "Usage: /users, /users add ID [ROLE], /users role ID ROLE or /users"),
+        ("/users role 999 buyer", "User 999 has no access: /users add 999 buyer lets them in."),
+        ("/users role 2002 boss", "'boss' is not a role: use one of viewer, buyer, approver"),
+        ("/invite now", "'now' is not a role: use one of viewer, buyer, approver, admin."),
     ],
 )
 async def test_admin_commands_with_bad_arguments_say_what_would_work(
@@ -169,7 +171,9 @@ async def test_admin_commands_with_bad_arguments_say_what_would_work(
 
 async def test_admins_see_their_commands_in_help(telegram_bot: RunningBot, admin: FakeUser) -> None:
     text = (await telegram_bot.say(admin, "/help")).text
-    assert "/invite: a one-time invite link" in text and "/users [add ID | revoke ID]" in text
+    assert "/invite [ROLE]: a one-time invite link" in text
+    assert "/users [add ID [ROLE] | role ID ROLE | revoke ID]" in text
+    assert "/material add KEY" in text
 
 
 # --- groups -----------------------------------------------------------------------------------

@@ -164,11 +164,35 @@ async def test_forecast_comes_with_chart_advice_and_track_record(
 ) -> None:
     question = await telegram_bot.say(buyer, "/forecast")
     assert question.last.labels == MATERIAL_BUTTONS
-    turn = await telegram_bot.press(buyer, question.last, "Nickel")
+    first = await telegram_bot.press(buyer, question.last, "Nickel")  # no forecast yet
+    assert first.text.startswith("Nickel: 7-day forecast\n16,700 USD/t on 23 Nov → expected")
+    assert "because its record is being built" in first.text
+    assert "Track record: being built." in first.text
+    forecasts = telegram_bot.services.forecasts
+    assert forecasts is not None
+    await forecasts.settle()  # the record, built in the background
+    turn = await telegram_bot.press(buyer, first.last, "🔄 Refresh")
     assert turn.messages[0].photo is not None and png_size(turn.messages[0].photo) == (800, 500)
     assert turn.text.startswith("Nickel: 7-day forecast\n16,700 USD/t on 23 Nov → expected")
     assert "BUY NOW: Stock is below its reorder point (38 t against " in turn.text
     assert "Track record: last " in turn.text
+
+
+async def test_budget_prices_the_planned_use_with_a_chart(
+    telegram_bot: RunningBot, buyer: FakeUser
+) -> None:
+    turn = await telegram_bot.say(buyer, "/budget copper 90")
+    assert turn.messages[0].photo is not None and png_size(turn.messages[0].photo) == (800, 500)
+    assert turn.text.startswith("Next 90 days of copper: 660 t to buy, expected ")
+    assert "95% range " in turn.text
+    assert "Planned use: 12 t a day for 90 days = 1,080 t, less 420 t on hand." in turn.text
+    question = await telegram_bot.say(buyer, "/budget")
+    assert question.text.startswith("Which material? Usage: /budget MATERIAL [DAYS]")
+    bad = await telegram_bot.say(buyer, "/budget copper 120")
+    assert (
+        bad.text
+        == "DAYS must be a whole number from 1 to 90, got '120'. Example: /budget copper 90"
+    )
 
 
 async def test_alerts_when_there_are_none_and_in_pieces_when_there_are_many(
@@ -234,7 +258,6 @@ async def test_plain_text_points_to_the_commands(telegram_bot: RunningBot, buyer
 
 
 PHOTO = {"photo": [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]}
-DOCUMENT = {"document": {"file_id": "d1", "file_unique_id": "u2", "file_name": "stock.csv"}}
 PDF = {"document": {"file_id": "d2", "file_unique_id": "u3", "file_name": "quote.pdf"}}
 VOICE = {"voice": {"file_id": "v1", "file_unique_id": "u4", "duration": 3}}
 STICKER = {
@@ -265,21 +288,21 @@ async def send_attachment(bot: RunningBot, user: FakeUser, attachment: dict[str,
     return Turn([m for m in bot.api.sent_to(chat.id) if m.message_id not in before])
 
 
-@pytest.mark.parametrize("attachment", [PHOTO, PDF, VOICE, STICKER])
-async def test_a_file_or_photo_the_bot_cannot_use_gets_one_line_saying_what_it_can(
-    telegram_bot: RunningBot, buyer: FakeUser, attachment: dict[str, Any]
+@pytest.mark.parametrize("attachment", [PHOTO, VOICE, STICKER])
+async def test_a_photo_voice_message_or_sticker_gets_one_line_saying_what_the_bot_reads(
+    telegram_bot: RunningBot, buyer: FakeUser, stranger: FakeUser, attachment: dict[str, Any]
 ) -> None:
     answer = one_line_answer(await send_attachment(telegram_bot, buyer, attachment))
-    assert answer.startswith("I read only commands, not files, photos, voice messages")
+    assert answer.startswith("I read commands and CSV or XLSX files, not photos")
+    refused = await send_attachment(telegram_bot, stranger, attachment)
+    assert "Your Telegram user id is" in refused.text
 
 
-async def test_a_spreadsheet_is_told_that_file_import_is_not_available_yet(
-    telegram_bot: RunningBot, buyer: FakeUser, stranger: FakeUser
+async def test_a_file_that_is_not_a_spreadsheet_gets_one_line_saying_what_is_imported(
+    telegram_bot: RunningBot, buyer: FakeUser
 ) -> None:
-    answer = one_line_answer(await send_attachment(telegram_bot, buyer, DOCUMENT))
-    assert answer.startswith("File import is not available yet")
-    refused = await send_attachment(telegram_bot, stranger, DOCUMENT)
-    assert "Your Telegram user id is" in refused.text and "import" not in refused.text
+    answer = one_line_answer(await send_attachment(telegram_bot, buyer, PDF))
+    assert answer.startswith("I import CSV and XLSX files only")
 
 
 async def test_the_bot_shows_what_it_is_doing_while_it_works(
@@ -313,12 +336,32 @@ async def test_the_command_menu_is_set_for_private_chats_groups_and_admins(
         "help",
         "price",
         "forecast",
+        "budget",
         "stock",
         "vendors",
         "alerts",
         "subscribe",
         "unsubscribe",
+        "watch",
+        "watches",
+        "unwatch",
+        "digest",
+        "quiet",
+        "use",
+        "receive",
+        "count",
+        "moves",
+        "quote",
+        "export",
     ]
     assert [c["command"] for c in menus["all_group_chats"]] == private[1:]
-    assert [c["command"] for c in menus[f"chat:{admin.id}"]][-3:] == ["invite", "users", "prices"]
+    for_admin = [c["command"] for c in menus[f"chat:{admin.id}"]]
+    assert [c for c in for_admin if c not in private] == [
+        "whatsapp",
+        "material",
+        "invite",
+        "users",
+        "prices",
+        "status",
+    ]
     assert menus["all_private_chats"][2]["description"].startswith("Latest prices with")

@@ -6,8 +6,10 @@ from datetime import timedelta
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot import charts
+from bot.rendering import Renderer
 from bot.telegram_notifier import TelegramNotifier, outcome_of
-from core.models import Alert, AlertType, Channel, SendResult, SendStatus, Severity
+from core.models import Action, Alert, AlertType, Channel, SendResult, SendStatus, Severity
 from tests.bot.telegram import RunningBot
 from tests.conftest import png_size
 from tests.fake_telegram import Failure, FakeUser
@@ -132,3 +134,50 @@ def test_timeouts_and_network_errors_are_worth_retrying() -> None:
 
 def test_the_notifier_is_for_telegram() -> None:
     assert TelegramNotifier.channel is Channel.TELEGRAM
+
+
+def digest(text: str) -> Alert:
+    return Alert(
+        AlertType.DIGEST,
+        Severity.INFO,
+        None,
+        text,
+        NOW,
+        "DIGEST:chat",
+        id=8,
+        actions=(Action("Prices", "/price"), Action("Stock", "/stock")),
+    )
+
+
+async def test_a_digest_comes_with_its_chart_its_buttons_and_bold_headings(
+    telegram_bot: RunningBot, buyer: FakeUser
+) -> None:
+    api = telegram_bot.api
+    notifier = TelegramNotifier(telegram_bot.application.bot, charts=lambda alert: _png())
+    result = await notifier.send(
+        str(buyer.id), digest("Daily digest <today>\nPrices\n• Copper 9,000")
+    )
+    assert result == SendResult(SendStatus.SENT)
+    text, chart = api.sent_to(buyer.id)
+    assert text.html == "<b>Daily digest &lt;today&gt;</b>\n<b>Prices</b>\n• Copper 9,000"
+    assert text.labels == ["Prices", "Stock"]
+    assert chart.photo is not None and png_size(chart.photo) == (800, 500)
+
+
+async def test_a_digest_longer_than_a_message_is_split_and_a_chart_that_fails_is_only_logged(
+    telegram_bot: RunningBot, buyer: FakeUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(alert: Alert) -> bytes | None:
+        raise RuntimeError("chart process died")
+
+    notifier = TelegramNotifier(telegram_bot.application.bot, charts=broken)
+    long = "Daily digest\n" + "\n".join(f"• line {i} " + "x" * 80 for i in range(80))
+    assert (await notifier.send(str(buyer.id), digest(long))).status is SendStatus.SENT
+    pieces = telegram_bot.api.sent_to(buyer.id)
+    assert len(pieces) == 2 and all(len(p.reads) < 4096 for p in pieces)
+    assert pieces[0].labels == [] and pieces[1].labels == ["Prices", "Stock"]
+    assert "The chart of message 8 did not reach chat" in caplog.text
+
+
+async def _png() -> bytes:
+    return await Renderer()(charts.overview_chart, [], 30)

@@ -13,6 +13,9 @@ told to fail: 429 with `retry_after`, 5xx, slow answers, any error body.
         ...  # start the bot with TELEGRAM_BASE_URL=api.base_url
         api.send(buyer, "/price copper")
         await api.wait_for(lambda: api.sent_to(buyer.id))
+
+Several bot processes may share one fake (a leader and its standby): each gets its own base
+URL, `api.url_for("standby")`, and every call it makes records that name as its `instance`.
 """
 
 from __future__ import annotations
@@ -50,7 +53,9 @@ CHAT_ACTIONS = {
     "record_video_note",
     "upload_video_note",
 }
-SEND_METHODS = {"sendMessage", "sendPhoto"}
+SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
+# Bots may download files up to this size (getFile refuses larger ones).
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,7 @@ class _Injection:
     failure: Failure
     times: int
     chat_id: int | None
+    containing: str | None
 
 
 @dataclass
@@ -155,6 +161,8 @@ class ApiCall:
     at: float = 0.0  # time.monotonic()
     status: int = 0
     description: str = ""
+    instance: str = ""  # which bot process called, when it uses `url_for(instance)`
+    file_names: dict[str, str] = field(default_factory=dict)
 
     def value(self, name: str) -> Any:
         """A parameter decoded from its form text (JSON where it is JSON)."""
@@ -192,6 +200,7 @@ class Message:
     text: str | None = None  # what the reader sees (entities parsed), of a text message
     html: str | None = None  # what the bot sent, before parsing
     caption: str | None = None
+    document: tuple[str, bytes] | None = field(default=None, repr=False)  # name, content
     photo: bytes | None = field(default=None, repr=False)
     photo_size: tuple[int, int] | None = None
     buttons: list[list[Button]] = field(default_factory=list)
@@ -239,6 +248,14 @@ class Message:
             ]
         if self.caption is not None:
             data["caption"] = self.caption
+        if self.document is not None:
+            name, content = self.document
+            data["document"] = {
+                "file_id": f"document-{self.message_id}",
+                "file_unique_id": f"d{self.message_id}",
+                "file_name": name,
+                "file_size": len(content),
+            }
         if self.reply_markup is not None:
             data["reply_markup"] = self.reply_markup
         if self.edits:
@@ -330,6 +347,13 @@ class FakeBotApi:
         self._injections: list[_Injection] = []
         self._sent_times: deque[float] = deque()
         self._runner: web.AppRunner | None = None
+        # files users sent, by file_id: (name, content, mime type, size Telegram reports)
+        self.files: dict[str, tuple[str, bytes, str, int]] = {}
+        self.downloads: list[str] = []  # file paths the bot downloaded
+        self._sent_updates: dict[int, dict[str, Any]] = {}
+        # True: the polls that confirm updates never reach "Telegram" (the bot died first), so
+        # updates are kept and handed out again to a poll that asks from an earlier offset.
+        self.confirmations_lost = False
 
     # --- running -------------------------------------------------------------------------
 
@@ -346,12 +370,20 @@ class FakeBotApi:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._download)
+        app.router.add_route("*", "/{instance}/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         bound = self._runner.addresses[0]
         self.base_url = f"http://{bound[0]}:{bound[1]}/bot"
+        self.base_file_url = f"http://{bound[0]}:{bound[1]}/file/bot"
+
+    def url_for(self, instance: str) -> str:
+        """A base URL of this fake for one of several bot processes: its calls record
+        `instance`, so that a test can tell which process made them."""
+        return f"{self.base_url.removesuffix('/bot')}/{instance}/bot"
 
     async def close(self) -> None:
         self._closing.set()
@@ -381,7 +413,9 @@ class FakeBotApi:
     def queue_update(self, kind: str, payload: dict[str, Any]) -> int:
         """Queues an update for getUpdates; returns its update_id."""
         update_id = self._last_queued = next(self._update_ids)
-        self._updates.append({"update_id": update_id, kind: payload})
+        update = {"update_id": update_id, kind: payload}
+        self._updates.append(update)
+        self._sent_updates[update_id] = update
         self._queued_at[update_id] = time.monotonic()
         self._new_updates.set()
         return update_id
@@ -403,6 +437,42 @@ class FakeBotApi:
         self.messages[(chat.id, message.message_id)] = message
         message.update_id = self.queue_update("message", message.as_json())
         return message
+
+    def send_document(
+        self,
+        user: FakeUser,
+        file_name: str,
+        content: bytes,
+        mime_type: str = "text/csv",
+        size: int | None = None,
+        chat: FakeChat | None = None,
+    ) -> Message:
+        """`user` sends a file (a document message, as Telegram gives it: file_id, name, MIME
+        type, size; `size` overrides the size Telegram reports)."""
+        chat = chat or self.chats[user.id]
+        message = Message(next(self._message_ids), chat, int(time.time()), user)
+        file_id = f"BQACAgI-{message.message_id}-{len(self.files)}"
+        reported = len(content) if size is None else size
+        self.files[file_id] = (file_name, content, mime_type, reported)
+        message.extra["document"] = {
+            "file_id": file_id,
+            "file_unique_id": f"AgAD{message.message_id}",
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": reported,
+        }
+        self.messages[(chat.id, message.message_id)] = message
+        message.update_id = self.queue_update("message", message.as_json())
+        return message
+
+    def redeliver(self, update_id: int) -> None:
+        """Hands an update out again, as Telegram does when the bot never confirmed it (it
+        died before asking for an offset past it)."""
+        update = self._sent_updates[update_id]
+        self._updates.append(update)
+        self._updates = deque(sorted(self._updates, key=lambda u: u["update_id"]))
+        self._queued_at[update_id] = time.monotonic()
+        self._new_updates.set()
 
     def press(self, user: FakeUser, message: Message, label: str) -> str:
         """`user` presses the button labelled `label` under `message`; returns the query id."""
@@ -459,10 +529,16 @@ class FakeBotApi:
     # --- failures --------------------------------------------------------------------------
 
     def fail(
-        self, method: str, failure: Failure, times: int = 1, chat_id: int | None = None
+        self,
+        method: str,
+        failure: Failure,
+        times: int = 1,
+        chat_id: int | None = None,
+        containing: str | None = None,
     ) -> None:
-        """The next `times` calls of `method` (to `chat_id`, if given) get `failure`."""
-        self._injections.append(_Injection(method, failure, times, chat_id))
+        """The next `times` calls of `method` (to `chat_id`, and with `containing` in their
+        text, if given) get `failure`."""
+        self._injections.append(_Injection(method, failure, times, chat_id, containing))
 
     def heal(self) -> None:
         """Telegram is healthy again: the failures not used up yet are dropped."""
@@ -474,14 +550,22 @@ class FakeBotApi:
                 continue
             if injection.chat_id is not None and params.get("chat_id") != str(injection.chat_id):
                 continue
+            text = params.get("text", params.get("caption", ""))
+            if injection.containing is not None and injection.containing not in text:
+                continue
             injection.times -= 1
             return injection.failure
         return None
 
     # --- what the bot did ------------------------------------------------------------------
 
-    def calls_to(self, method: str) -> list[ApiCall]:
-        return [c for c in self.calls if c.method.lower() == method.lower()]
+    def calls_to(self, method: str, instance: str | None = None) -> list[ApiCall]:
+        """The calls of `method` (by the bot process `instance`, if given), oldest first."""
+        return [
+            c
+            for c in self.calls
+            if c.method.lower() == method.lower() and instance in (None, c.instance)
+        ]
 
     def sent_to(self, chat_id: int) -> list[Message]:
         """Messages the bot sent to a chat, oldest first (as they read now, after edits)."""
@@ -523,10 +607,17 @@ class FakeBotApi:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         try:
-            params, files = await _read(request)
+            params, files, names = await _read(request)
         except ConnectionResetError:  # the bot went away mid-request (it was stopped)
             return web.Response(status=499)
-        call = ApiCall(request.match_info["method"], params, files, time.monotonic())
+        call = ApiCall(
+            request.match_info["method"],
+            params,
+            files,
+            time.monotonic(),
+            instance=request.match_info.get("instance", ""),
+        )
+        call.file_names = names
         self.calls.append(call)
         self._activity.set()  # a long poll is seen when it starts, not when it ends
         try:
@@ -616,10 +707,15 @@ class FakeBotApi:
         deadline = time.monotonic() + timeout
         while True:
             self._new_updates.clear()
-            while self._updates and self._updates[0]["update_id"] < offset:
-                self._updates.popleft()  # confirmed
-            if self._updates or self._closing.is_set():
-                batch = list(itertools.islice(self._updates, limit))
+            while (
+                self._updates
+                and self._updates[0]["update_id"] < offset
+                and not self.confirmations_lost
+            ):
+                self._updates.popleft()  # confirmed: Telegram forgets it
+            waiting = [u for u in self._updates if u["update_id"] >= offset]
+            if waiting or self._closing.is_set():
+                batch = waiting[:limit]
                 now = time.monotonic()
                 for update in batch:
                     self.delivered_at.setdefault(update["update_id"], now)
@@ -709,6 +805,48 @@ class FakeBotApi:
         message.html = call.params.get("caption")
         self._announce(message)
         return message.as_json()
+
+    async def _api_sendDocument(self, call: ApiCall) -> dict[str, Any]:
+        chat = self._chat(call)
+        part = "document"
+        if part not in call.files:
+            part = call.params.get("document", "").removeprefix("attach://")
+        content = call.files.get(part)
+        if content is None:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified", True)
+        caption = self._parse(call, "caption", CAPTION_LIMIT, "message caption is too long")
+        message = self._new_message(chat, call)
+        message.document = (call.file_names.get(part, "document"), content)
+        message.caption = caption if "caption" in call.params else None
+        message.html = call.params.get("caption")
+        self._announce(message)
+        return message.as_json()
+
+    async def _api_getFile(self, call: ApiCall) -> dict[str, Any]:
+        file_id = call.params["file_id"]
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        name, _, _, size = self.files[file_id]
+        if size > DOWNLOAD_LIMIT:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": size,
+            "file_path": f"documents/{file_id}/{name}",
+        }
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """The file download route, `<base file url><token>/<file_path>`."""
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401, text="Unauthorized")
+        path = request.match_info["path"]
+        parts = path.split("/")
+        if len(parts) < 3 or parts[0] != "documents" or parts[1] not in self.files:
+            return web.Response(status=404, text="Not Found")
+        self.downloads.append(path)
+        self._activity.set()
+        return web.Response(body=self.files[parts[1]][1])
 
     async def _api_editMessageText(self, call: ApiCall) -> dict[str, Any]:
         chat = self._chat(call)
@@ -810,10 +948,14 @@ class FakeBotApi:
             message.buttons.append(buttons)
 
 
-async def _read(request: web.Request) -> tuple[dict[str, str], dict[str, bytes]]:
-    """Form fields (as text) and file parts of a Bot API request, however it was encoded."""
+async def _read(
+    request: web.Request,
+) -> tuple[dict[str, str], dict[str, bytes], dict[str, str]]:
+    """Form fields (as text), file parts and the files' names of a Bot API request, however
+    it was encoded."""
     params = dict(request.query)
     files: dict[str, bytes] = {}
+    names: dict[str, str] = {}
     if request.content_type == "application/json":
         for name, value in (await request.json()).items():
             params[name] = value if isinstance(value, str) else json.dumps(value)
@@ -821,6 +963,7 @@ async def _read(request: web.Request) -> tuple[dict[str, str], dict[str, bytes]]
         for name, value in (await request.post()).items():
             if isinstance(value, web.FileField):
                 files[name] = value.file.read()
+                names[name] = value.filename
             else:
                 params[name] = str(value)
-    return params, files
+    return params, files, names

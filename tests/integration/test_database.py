@@ -17,11 +17,13 @@ from core.adapters.db.repos.access import SqlUserRepo
 from core.adapters.db.repos.alerts import SqlAlertRepo
 from core.adapters.db.repos.outbox import SqlOutbox
 from core.adapters.db.repos.prices import SqlMaterialRepo, SqlPriceRepo
-from core.adapters.db.repos.stock import SqlInventoryRepo
+from core.adapters.db.repos.stock import SqlInventoryRepo, SqlStockMoveRepo
 from core.adapters.db.repos.subscriptions import SqlSubscriptionRepo
 from core.adapters.db.repos.vendors import SqlVendorRepo
 from core.adapters.db.schema import metadata
 from core.adapters.db.unit_of_work import SqlUnitOfWork
+from core.domain.actors import Source
+from core.domain.stock import MoveKind, NewMove
 from core.models import (
     Alert,
     AlertType,
@@ -245,15 +247,29 @@ async def test_a_failed_transaction_stores_nothing(db: Database) -> None:
 
 
 async def test_inventory_vendors_alerts_and_users_round_trip(db: Database) -> None:
-    inventory, vendors = SqlInventoryRepo(db), SqlVendorRepo(db)
-    await inventory.upsert(stock_item("copper", on_hand=321.5))
-    await inventory.record_consumption("copper", [(date(2026, 11, d), 10.0 + d) for d in (1, 2)])
-    assert (await inventory.all())[0].on_hand == 321.5
-    assert await inventory.consumption("copper", date(2026, 11, 2)) == [12.0]
+    inventory, vendors, ledger = SqlInventoryRepo(db), SqlVendorRepo(db), SqlStockMoveRepo(db)
+    await inventory.upsert(stock_item("copper", daily_consumption=12.5))
+    for day, kind, quantity in (
+        (1, MoveKind.COUNT, 321.5),
+        (1, MoveKind.USE, 11),
+        (2, MoveKind.USE, 12),
+    ):
+        at = datetime(2026, 11, day, 8, tzinfo=UTC)
+        await ledger.add(NewMove("copper", kind, quantity, at, Source.CONSOLE))
+    (item,) = await inventory.all()
+    assert (item.on_hand, item.daily_consumption) == (321.5 - 23, 12.5)
+    assert await inventory.consumption("copper", date(2026, 11, 2)) == [(date(2026, 11, 2), 12.0)]
 
-    await vendors.replace("copper", [quote("A"), quote("B", min_order_qty=None, valid_until=None)])
-    await vendors.replace("copper", [quote("C", valid_until=date(2027, 1, 31))])
-    assert await vendors.quotes("copper") == [quote("C", valid_until=date(2027, 1, 31))]
+    await vendors.replace(
+        "copper",
+        [
+            quote("A", quoted_at=NOW),
+            quote("B", min_order_qty=None, valid_until=None, quoted_at=NOW),
+        ],
+    )
+    later = quote("C", valid_until=date(2027, 1, 31), quoted_at=NOW)
+    await vendors.replace("copper", [later])
+    assert await vendors.quotes("copper") == [later]
 
     alerts = SqlAlertRepo(db)
     for minutes in (5, 1, 3):

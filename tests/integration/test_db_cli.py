@@ -1,9 +1,6 @@
 """`procurebot db check`, `db copy` and a DATABASE_URL that cannot be used, as an operator runs
 them: the real command line in its own process."""
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,21 +12,7 @@ from core.adapters.db.migrate import head
 from core.adapters.db.repos.prices import SqlMaterialRepo, SqlPriceRepo
 from core.adapters.db.repos.stock import SqlInventoryRepo
 from core.models import PricePoint
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def procurebot(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "TELEGRAM_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=ROOT,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+from tests.commandline import procurebot
 
 
 async def test_copy_moves_every_table_into_an_empty_database_and_refuses_a_full_one(

@@ -78,9 +78,13 @@ async def test_forecasts_are_stored_with_settings_window_time_and_accuracy(
         async with open_database(settings, clock) as db:
             services = await build_services(db, settings, clock, engine)
             assert services.forecasts is not None
+            first = await services.forecasts.outlook(COPPER)  # at once, nothing stored yet
+            assert first.forecast.provisional
+            assert await SqlForecastRepo(db).latest("copper", 7) is None
+            await services.forecasts.settle()  # the record, built in the background
             outlook = await services.forecasts.outlook(COPPER)
             stored = await SqlForecastRepo(db).latest("copper", 7)
-            assert stored == outlook.forecast
+            assert stored == outlook.forecast and not stored.provisional
             assert stored.last_day == date(2026, 11, 23)
             assert stored.made_at == clock.now()
             assert stored.training_start < stored.training_end == date(2026, 11, 23)

@@ -10,14 +10,20 @@ from core.forecast_model import (
     WAIT,
     ForecastConfig,
     ModelRun,
+    average_price_range,
     backtest,
     combine,
+    interval_score,
     money_saved_pct,
+    naive_backtest,
     origin_rows,
+    period_coverage,
     recommend,
     schedule_step,
+    similar_rows,
     summarize,
     training_windows,
+    weighted_quantile,
 )
 from tests.fakes import flat_run, random_walk
 
@@ -115,3 +121,96 @@ def test_money_follows_the_advice_against_buying_on_schedule() -> None:
 def test_model_runs_survive_storage() -> None:
     run = drifting_run(random_walk(100), 7, ForecastConfig())
     assert ModelRun.from_dict(run.to_dict()) == run
+
+
+def storms_and_calm(rows: int = 3000, seed: int = 21) -> pd.Series:
+    """Trading-day prices whose volatility wanders between calm spells and storms and drifts
+    back (a GARCH(1,1) with fat-tailed shocks), as metal prices do."""
+    rng = np.random.default_rng(seed)
+    variance, long_run = 0.012**2, 0.012**2
+    moves = np.empty(rows)
+    for i in range(rows):
+        moves[i] = np.sqrt(variance) * rng.standard_t(5) / np.sqrt(5 / 3)
+        variance = long_run * 0.02 + 0.90 * variance + 0.08 * moves[i] ** 2
+    days = pd.bdate_range("2014-01-01", periods=rows)
+    return pd.Series(1000 * np.exp(np.cumsum(moves)), index=days)
+
+
+def test_the_range_holds_in_calm_weeks_and_in_storms_alike() -> None:
+    series = storms_and_calm()
+    now = summarize(naive_backtest(series, 5, 400))
+    before = summarize(naive_backtest(series, 5, 400, ForecastConfig.previous()))
+    for coverage in (now.coverage, now.calm_coverage, now.volatile_coverage):
+        assert 0.915 <= coverage <= 0.985
+    # Recent volatility alone over-warns after storms and under-warns in calm spells.
+    assert (
+        now.volatile_coverage - now.calm_coverage < before.volatile_coverage - before.calm_coverage
+    )
+    assert now.interval_score_pct < before.interval_score_pct
+
+
+def test_a_quarter_ahead_the_range_still_holds() -> None:
+    summary = summarize(naive_backtest(storms_and_calm(), 63, 300))
+    assert 0.90 <= summary.coverage <= 0.99
+
+
+def test_a_budgets_range_holds_the_average_price_over_the_period() -> None:
+    series = storms_and_calm()
+    for rows in (21, 63):
+        assert 0.90 <= period_coverage(series, rows, 300) <= 0.99
+
+
+def test_a_budgets_range_is_narrower_than_the_price_range_at_the_periods_end() -> None:
+    series = storms_and_calm()
+    average = average_price_range(series, 21)
+    end = combine(series, flat_run(series, 21, ForecastConfig()), [])
+    last = series.iloc[-1]
+    assert average.lower < 1 < average.upper
+    assert end.lower[-1] / last < average.lower and average.upper < end.upper[-1] / last
+    assert average.calibrated_on > 500  # half the past periods: those most like today
+    assert min(average.outcomes) < average.lower and average.upper < max(average.outcomes)
+
+
+def test_interval_score_is_the_width_plus_forty_times_the_miss() -> None:
+    lower, upper = np.array([90.0, 90, 90]), np.array([110.0, 110, 110])
+    actual = np.array([100.0, 112, 85])
+    assert interval_score(lower, upper, actual).tolist() == pytest.approx(
+        [20, 20 + 40 * 2, 20 + 40 * 5]
+    )
+
+
+def test_the_weighted_quantile_leans_on_the_heavy_rows() -> None:
+    values = np.array([1.0, 2.0, 3.0, 4.0])
+    assert weighted_quantile(values, np.ones(4), 0.5) == 2.0
+    assert weighted_quantile(values, np.array([1.0, 1, 1, 7]), 0.5) == 4.0
+
+
+def test_ranges_are_calibrated_on_the_weeks_most_like_this_one() -> None:
+    regimes = np.array([0.01, 0.05, 0.011, 0.04, 0.009, np.nan] * 50)
+    rows = similar_rows(regimes, 0.0105, 0.5)
+    assert len(rows) == 150 and set(regimes[rows]) == {0.01, 0.011, 0.009}
+    assert len(similar_rows(regimes, 0.0105, 1.0)) == 300
+    assert len(similar_rows(regimes[:240], 0.0105, 0.5)) == 240  # too few rows to split
+
+
+def test_the_summary_scores_the_range_in_calm_and_volatile_thirds() -> None:
+    frame = pd.DataFrame(
+        {
+            "actual": [100.0, 100, 100, 120, 100, 100],
+            "yhat": [100.0] * 6,
+            "yhat_lower": [95.0] * 6,
+            "yhat_upper": [105.0] * 6,
+            "naive": [100.0] * 6,
+            "recommendation": [MONITOR] * 6,
+            "method": ["naive"] * 6,
+            "next_price": [100.0] * 6,
+            "path_error": [1.0] * 6,
+            "path_error_naive": [1.0] * 6,
+            "regime": [0.01, 0.011, 0.02, 0.021, 0.03, 0.031],
+        }
+    )
+    summary = summarize(frame)
+    assert summary.calm_coverage == 1.0
+    assert summary.volatile_coverage == 1.0
+    assert summary.coverage == pytest.approx(5 / 6)
+    assert summary.interval_score_pct == pytest.approx((6 * 10 + 40 * 15) / 6)

@@ -1,5 +1,9 @@
 """Forecasts as buyers see them: the advice rule, the track record, and the service."""
 
+import asyncio
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -139,13 +143,27 @@ def test_forecasts_survive_storage() -> None:
     assert Forecast.from_dict(original.to_dict()) == original
 
 
+@pytest.fixture
+def fitters() -> Iterator[ThreadPoolExecutor]:
+    """The engine's own workers (the bot's are processes), apart from the event loop's threads."""
+    with ThreadPoolExecutor(2) as pool:
+        yield pool
+
+
 def make_service(
     prices: FakePriceRepo,
     repo: FakeForecastRepo,
     fits: list[object],
     clock: FakeClock | None = None,
+    release: threading.Event | None = None,
+    executor: ThreadPoolExecutor | None = None,
+    started: threading.Event | None = None,
 ):
     def counting_fit(history, horizon, config):
+        if started is not None:
+            started.set()
+        if release is not None:
+            release.wait(timeout=60)  # a fit takes as long as the test says
         fits.append(history.index[-1])
         return flat_run(history, horizon, config)
 
@@ -157,7 +175,7 @@ def make_service(
         MaterialCatalog(MATERIALS),
         prices,
         repo,
-        ProphetEngine(fit=counting_fit),
+        ProphetEngine(executor, fit=counting_fit),
         inventory,
         clock,
         horizon=7,
@@ -173,24 +191,37 @@ def daily_points(material: str, series: pd.Series) -> list[PricePoint]:
     ]
 
 
-async def test_first_forecast_backfills_a_track_record_then_reads_the_stored_one() -> None:
+async def test_a_first_forecast_answers_at_once_while_the_record_is_built_behind_it(
+    fitters: ThreadPoolExecutor,
+) -> None:
     prices = FakePriceRepo(daily_points("copper", random_walk(200)))
-    repo, fits = FakeForecastRepo(), list[object]()
-    service = make_service(prices, repo, fits)
+    repo, fits, release = FakeForecastRepo(), list[object](), threading.Event()
+    service = make_service(prices, repo, fits, release=release, executor=fitters)
 
-    outlook = await service.outlook(COPPER)
+    first = await service.outlook(COPPER)  # while no fit can finish
+    assert fits == [] and repo.saved == {}
+    assert first.forecast.provisional and first.forecast.method == "naive"
+    assert "record is being built" in first.forecast.reason
+    assert first.forecast.accuracy is None
+    last = first.forecast.last_price
+    assert all(y == pytest.approx(last) for y in first.forecast.yhat)
+    assert first.forecast.lower[-1] < last < first.forecast.upper[-1]
+    assert first.recommendation.advice is Advice.MONITOR
+    assert len(first.recent) == 60
+    again = await service.outlook(COPPER)
+    assert again.forecast.provisional and fits == []  # the same build, not a second one
+
+    release.set()
+    await service.settle()
     backfilled = sum(1 for _, _, b in repo.saved.values() if b)
     assert backfilled == len(fits) - 1 > 10  # weekly past origins, then today's retrain
-    assert outlook.forecast.method == "naive"
-    assert outlook.forecast.accuracy is not None
-    assert outlook.forecast.accuracy.forecasts == backfilled
-    assert outlook.recommendation.advice is Advice.MONITOR
-    assert len(outlook.recent) == 60
-
     fits.clear()
-    again = await service.outlook(COPPER)
+    built = await service.outlook(COPPER)
     assert fits == []  # read from storage, not refitted
-    assert again.forecast == outlook.forecast
+    assert not built.forecast.provisional
+    assert built.forecast.accuracy is not None
+    assert built.forecast.accuracy.forecasts == backfilled
+    assert built.forecast.lower == first.forecast.lower  # the same calibrated range
 
 
 async def test_a_forecast_older_than_its_schedule_allows_is_refitted_when_asked() -> None:
@@ -198,6 +229,7 @@ async def test_a_forecast_older_than_its_schedule_allows_is_refitted_when_asked(
     fits: list[object] = []
     clock = FakeClock()
     service = make_service(prices, FakeForecastRepo(), fits, clock)
+    await service.retrain(COPPER)
     first = await service.outlook(COPPER)
     fits.clear()
     clock.advance(hours=1)
@@ -205,6 +237,28 @@ async def test_a_forecast_older_than_its_schedule_allows_is_refitted_when_asked(
     clock.advance(hours=2)
     refreshed = await service.outlook(COPPER)
     assert len(fits) == 1 and refreshed.forecast.made_at == clock.now()
+
+
+async def test_a_stale_forecast_being_retrained_is_shown_rather_than_waited_for(
+    fitters: ThreadPoolExecutor,
+) -> None:
+    prices = FakePriceRepo(daily_points("copper", random_walk(200)))
+    fits: list[object] = []
+    clock, release = FakeClock(), threading.Event()
+    started = threading.Event()
+    service = make_service(prices, FakeForecastRepo(), fits, clock, release, fitters, started)
+    release.set()
+    stale = await service.retrain(COPPER)
+    release.clear()
+    started.clear()
+    clock.advance(hours=3)
+    retraining = asyncio.create_task(service.retrain(COPPER))  # the schedule's turn, held up
+    assert await asyncio.to_thread(started.wait, 30)  # its fit has begun
+    shown = await service.outlook(COPPER)
+    assert shown.forecast == stale and not retraining.done()
+    release.set()
+    fresh = await retraining
+    assert fresh is not None and fresh.made_at == clock.now()
 
 
 async def test_retraining_everything_skips_materials_without_history() -> None:

@@ -41,7 +41,8 @@ async def copy_database(source: Database, target: Database) -> list[TableCount]:
         raise DatabaseError(f"{target.describe()} is not empty: copy into an empty database")
     async with target.transaction() as tx, source.reading() as reader:
         for table in metadata.sorted_tables:
-            result = await reader.stream(sa.select(table))
+            # in key order, so that a row naming an earlier one of its table (an undo) follows it
+            result = await reader.stream(sa.select(table).order_by(*table.primary_key))
             async for rows in result.partitions(BATCH_ROWS):
                 await tx.execute(sa.insert(table), [row._asdict() for row in rows])
         await target.restart_ids(tx)

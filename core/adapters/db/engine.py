@@ -175,7 +175,8 @@ class Database:
         from core.adapters.db.schema import metadata
 
         for table in metadata.sorted_tables:
-            if "id" in table.c and table.c.id.primary_key:
+            # (tables whose id is an integer: a sequence counts it)
+            if "id" in table.c and isinstance(table.c.id.type, sa.Integer):
                 next_id = sa.func.coalesce(sa.func.max(table.c.id), 0) + 1
                 sequence = sa.func.pg_get_serial_sequence(table.name, "id")
                 await connection.execute(sa.select(sa.func.setval(sequence, next_id, False)))
@@ -235,6 +236,9 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     for pragma in (
+        # Only takes effect on a new file (before WAL and the first table): retention then
+        # gives the space of old price polls back in small steps (PRAGMA incremental_vacuum).
+        "PRAGMA auto_vacuum = INCREMENTAL",
         f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
         "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = NORMAL",

@@ -10,7 +10,10 @@ does not know.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -77,7 +80,8 @@ def _upgrade(connection: sa.Connection, where: str) -> None:
             "procurebot does not know: upgrade procurebot, or point DATABASE_URL elsewhere."
         )
     connection.commit()  # Alembic runs its own transactions only on an idle connection
-    command.upgrade(config, "head")
+    with _foreign_keys_off(connection):
+        command.upgrade(config, "head")
     upgraded = MigrationContext.configure(connection).get_current_revision()
     if upgraded != current:
         log.info("Database %s: schema %s -> %s", where, current or "(new)", upgraded)
@@ -86,6 +90,30 @@ def _upgrade(connection: sa.Connection, where: str) -> None:
     ):
         connection.exec_driver_sql(f"PRAGMA user_version = {MANAGED_BY_ALEMBIC:d}")
     connection.commit()
+
+
+@contextmanager
+def _foreign_keys_off(connection: sa.Connection) -> Iterator[None]:
+    """On SQLite, migrations run without foreign keys: batch mode changes a table by copying it
+    and dropping the old one, and dropping a table others refer to would otherwise delete
+    their rows (ON DELETE CASCADE). A migration that copies tables checks the keys itself
+    (PRAGMA foreign_key_check) before it commits. The pragma only works outside a transaction."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    _pragma(raw, "PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        _pragma(raw, "PRAGMA foreign_keys = ON")
+
+
+def _pragma(raw: Any, statement: str) -> None:
+    cursor = raw.cursor()
+    cursor.execute(statement)
+    cursor.close()
 
 
 def _upgrade_legacy(connection: sa.Connection, config: Config, where: str) -> None:

@@ -8,10 +8,14 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.adapters.db.engine import Database
+from core.adapters.db.repos.digests import SqlDigestRepo, SqlQuietHoursRepo
+from core.adapters.db.repos.imports import SqlImportRepo
 from core.adapters.db.repos.outbox import SqlOutbox, SqlStateStore
+from core.adapters.db.repos.pending import SqlHandledUpdateRepo, SqlPendingActionRepo
 from core.adapters.db.repos.prices import SqlMaterialRepo, SqlPriceRepo
-from core.adapters.db.repos.stock import SqlInventoryRepo
+from core.adapters.db.repos.stock import SqlInventoryRepo, SqlStockMoveRepo
 from core.adapters.db.repos.vendors import SqlVendorRepo
+from core.adapters.db.repos.watches import SqlWatchRepo
 
 
 class SqlUnitOfWork:
@@ -25,7 +29,15 @@ class SqlUnitOfWork:
         self.inventory = SqlInventoryRepo(db)
         self.vendors = SqlVendorRepo(db)
         self.outbox = SqlOutbox(db)
+        self.held = self.outbox
         self.state = SqlStateStore(db)
+        self.watches = SqlWatchRepo(db)
+        self.digests = SqlDigestRepo(db)
+        self.quiet_hours = SqlQuietHoursRepo(db)
+        self.stock = SqlStockMoveRepo(db)
+        self.pending = SqlPendingActionRepo(db)
+        self.handled = SqlHandledUpdateRepo(db)
+        self.imports = SqlImportRepo(db)
         self._transaction: AbstractAsyncContextManager[AsyncConnection] | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:

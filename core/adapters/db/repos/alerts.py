@@ -10,7 +10,10 @@ import sqlalchemy as sa
 
 from core.adapters.db.engine import Database
 from core.adapters.db.schema import alerts
-from core.models import Alert, AlertFacts, AlertType, Severity
+from core.models import Action, Alert, AlertFacts, AlertType, Severity
+
+# The message types /alerts lists (not digests and the like).
+_ALERT_TYPES = [t.value for t in AlertType if t.is_alert]
 
 ALERT_COLUMNS = (
     alerts.c.id,
@@ -22,6 +25,8 @@ ALERT_COLUMNS = (
     alerts.c.dedup_key,
     alerts.c.magnitude,
     alerts.c.facts,
+    alerts.c.chat,
+    alerts.c.actions,
 )
 
 
@@ -31,7 +36,7 @@ def alert_from_row(row: Any, prefix: str = "") -> Alert:
     def column(name: str) -> Any:
         return getattr(row, prefix + name)
 
-    facts = column("facts")
+    facts, actions = column("facts"), column("actions")
     return Alert(
         AlertType(column("type")),
         Severity(column("severity")),
@@ -42,6 +47,8 @@ def alert_from_row(row: Any, prefix: str = "") -> Alert:
         column("id"),
         column("magnitude"),
         None if facts is None else AlertFacts(**json.loads(facts)),
+        column("chat"),
+        () if actions is None else tuple(Action(*pair) for pair in json.loads(actions)),
     )
 
 
@@ -64,14 +71,25 @@ class SqlAlertRepo:
                     facts=None
                     if alert.facts is None
                     else json.dumps(dataclasses.asdict(alert.facts)),
+                    chat=alert.chat,
+                    actions=json.dumps([[a.label, a.command] for a in alert.actions])
+                    if alert.actions
+                    else None,
                 )
                 .returning(alerts.c.id)
             )
         return dataclasses.replace(alert, id=alert_id)
 
-    async def recent(self, limit: int, material: str | None = None) -> list[Alert]:
-        statement = sa.select(*ALERT_COLUMNS).order_by(
-            alerts.c.created_at.desc(), alerts.c.id.desc()
+    async def recent(
+        self, limit: int, material: str | None = None, chat: str | None = None
+    ) -> list[Alert]:
+        audience: sa.ColumnElement[bool] = alerts.c.chat.is_(None)
+        if chat is not None:
+            audience = sa.or_(audience, alerts.c.chat == chat)
+        statement = (
+            sa.select(*ALERT_COLUMNS)
+            .where(alerts.c.type.in_(_ALERT_TYPES), audience)
+            .order_by(alerts.c.created_at.desc(), alerts.c.id.desc())
         )
         if material is not None:
             statement = statement.where(alerts.c.material == material)

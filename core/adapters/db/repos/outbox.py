@@ -5,6 +5,9 @@ A delivery row moves pending -> sending -> sent | failed, or back to pending aft
 failure (see core/delivery.py for when each step is committed relative to the send). A claim
 carries a lease: a delivery left `sending` longer than LEASE (its worker died mid-send) is due
 again. On PostgreSQL a claim skips rows another worker has locked (FOR UPDATE SKIP LOCKED).
+A delivery to a chat in its quiet hours starts `held` instead, until they end: then it becomes
+pending, or is carried by the one message that releases a chat's held alerts together, and ends
+(sent or failed) when that message's delivery does (core/quiet_hours.py).
 Every method is its own transaction, or joins the unit of work it is called in.
 """
 
@@ -36,6 +39,8 @@ _DELIVERY = (
     deliveries.c.detail,
 )
 _JOINED_ALERT = tuple(column.label(f"a_{column.name}") for column in ALERT_COLUMNS)
+# Not sent yet, and not in flight: what a chat that moved or left takes with it.
+_WAITING = (DeliveryStatus.PENDING.value, DeliveryStatus.HELD.value)
 
 
 def _delivery(row: Any) -> Delivery:
@@ -93,7 +98,10 @@ class SqlOutbox:
                                 "alert_id": stored.id,
                                 "channel": r.channel.value,
                                 "address": r.address,
-                                "next_attempt_at": alert.created_at,
+                                "next_attempt_at": r.hold_until or alert.created_at,
+                                "status": (
+                                    DeliveryStatus.HELD if r.hold_until else DeliveryStatus.PENDING
+                                ).value,
                             }
                             for r in recipients
                         ]
@@ -191,7 +199,7 @@ class SqlOutbox:
         # Only a delivery in flight can be finished: a result that arrives after the delivery
         # was recovered or finished otherwise changes nothing.
         async with self._db.transaction() as tx:
-            await tx.execute(
+            finished = await tx.execute(
                 sa.update(deliveries)
                 .where(
                     deliveries.c.id == delivery_id,
@@ -199,6 +207,25 @@ class SqlOutbox:
                 )
                 .values(claimed_by=None, claimed_at=None, **values)
             )
+            if finished.rowcount and values["status"] != DeliveryStatus.PENDING.value:
+                # The held deliveries this one carried end as it ends.
+                message = (
+                    sa.select(deliveries.c.alert_id)
+                    .where(deliveries.c.id == delivery_id)
+                    .scalar_subquery()
+                )
+                await tx.execute(
+                    sa.update(deliveries)
+                    .where(
+                        deliveries.c.carried_by == message,
+                        deliveries.c.status == DeliveryStatus.HELD.value,
+                    )
+                    .values(
+                        status=values["status"],
+                        sent_at=values.get("sent_at"),
+                        detail=values.get("detail", ""),
+                    )
+                )
 
     async def readdress(self, delivery_id: int, new_address: str) -> None:
         async with self._db.transaction() as tx:
@@ -212,7 +239,7 @@ class SqlOutbox:
         waiting = sa.and_(
             deliveries.c.channel == channel.value,
             deliveries.c.address == old,
-            deliveries.c.status == DeliveryStatus.PENDING.value,
+            deliveries.c.status.in_(_WAITING),
         )
         async with self._db.transaction() as tx:
             followed = await tx.execute(
@@ -236,9 +263,64 @@ class SqlOutbox:
                 .where(
                     deliveries.c.channel == channel.value,
                     deliveries.c.address == address,
-                    deliveries.c.status == DeliveryStatus.PENDING.value,
+                    deliveries.c.status.in_(_WAITING),
                 )
                 .values(status=DeliveryStatus.FAILED.value, detail=reason)
+            )
+            return result.rowcount
+
+    # --- HeldDeliveries ---
+
+    async def held_due(self, now: datetime) -> list[tuple[Delivery, Alert]]:
+        rows = await self._db.fetchall(
+            sa.select(*_DELIVERY, *_JOINED_ALERT)
+            .join(alerts, alerts.c.id == deliveries.c.alert_id)
+            .where(
+                deliveries.c.status == DeliveryStatus.HELD.value,
+                deliveries.c.carried_by.is_(None),
+                deliveries.c.next_attempt_at <= now,
+            )
+            .order_by(
+                deliveries.c.channel,
+                deliveries.c.address,
+                alerts.c.created_at,
+                deliveries.c.id,
+            )
+        )
+        return [(_delivery(row), alert_from_row(row, prefix="a_")) for row in rows]
+
+    async def carry(self, delivery_ids: Sequence[int], carrier_alert_id: int) -> int:
+        return await self._update_held(delivery_ids, carried_by=carrier_alert_id)
+
+    async def release(self, delivery_ids: Sequence[int], at: datetime) -> int:
+        return await self._update_held(
+            delivery_ids, status=DeliveryStatus.PENDING.value, next_attempt_at=at
+        )
+
+    async def _update_held(self, delivery_ids: Sequence[int], **values: Any) -> int:
+        async with self._db.transaction() as tx:
+            result = await tx.execute(
+                sa.update(deliveries)
+                .where(
+                    deliveries.c.id.in_(list(delivery_ids)),
+                    deliveries.c.status == DeliveryStatus.HELD.value,
+                    deliveries.c.carried_by.is_(None),
+                )
+                .values(**values)
+            )
+            return result.rowcount
+
+    async def hold_until(self, channel: Channel, address: str, at: datetime) -> int:
+        async with self._db.transaction() as tx:
+            result = await tx.execute(
+                sa.update(deliveries)
+                .where(
+                    deliveries.c.channel == channel.value,
+                    deliveries.c.address == address,
+                    deliveries.c.status == DeliveryStatus.HELD.value,
+                    deliveries.c.carried_by.is_(None),
+                )
+                .values(next_attempt_at=at)
             )
             return result.rowcount
 
@@ -268,8 +350,11 @@ class SqlOutbox:
                 total=sum(c.values()),
                 sent=c[DeliveryStatus.SENT],
                 failed=c[DeliveryStatus.FAILED],
-                waiting=c[DeliveryStatus.PENDING] + c[DeliveryStatus.SENDING],
+                waiting=c[DeliveryStatus.PENDING]
+                + c[DeliveryStatus.SENDING]
+                + c[DeliveryStatus.HELD],
                 failures=tuple(failures.get(alert_id, Counter()).most_common()),
+                held=c[DeliveryStatus.HELD],
             )
             for alert_id, c in counts.items()
         }

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from core.adapters.db.engine import Database
-from core.adapters.db.schema import daily_closes, materials, prices
+from core.adapters.db.schema import UtcDateTime, daily_closes, materials, prices
 from core.models import Material, PricePoint
 
 # Rows per INSERT: well under SQLite's limit of bound parameters.
@@ -130,6 +130,41 @@ class SqlPriceRepo:
         )
         return None if row is None else _point(row)
 
+    async def latest_of(self, materials: Sequence[str]) -> dict[str, PricePoint]:
+        return await self._last_of(list(materials), None)
+
+    async def at_or_before_of(self, moments: Mapping[str, datetime]) -> dict[str, PricePoint]:
+        return await self._last_of(list(moments), moments)
+
+    async def _last_of(
+        self, keys: list[str], moments: Mapping[str, datetime] | None
+    ) -> dict[str, PricePoint]:
+        """Each material's last price (at or before its moment), in one statement: for each
+        material a subquery picks its row through the (material, at) index."""
+        if not keys:
+            return {}
+        candidate = prices.alias("candidate")
+        conditions = [candidate.c.material == materials.c.key]
+        if moments is not None:
+            bound = sa.case(
+                {key: sa.literal(moment, UtcDateTime()) for key, moment in moments.items()},
+                value=materials.c.key,
+            )
+            conditions.append(candidate.c.at <= bound)
+        last = (
+            sa.select(candidate.c.id)
+            .where(*conditions)
+            .order_by(candidate.c.at.desc(), candidate.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        rows = await self._db.fetchall(
+            sa.select(*_POINT)
+            .select_from(materials.join(prices, prices.c.id == last))
+            .where(materials.c.key.in_(keys))
+        )
+        return {row.material: _point(row) for row in rows}
+
     async def history(self, material: str, since: datetime) -> list[PricePoint]:
         rows = await self._db.fetchall(
             sa.select(*_POINT)
@@ -155,6 +190,14 @@ class SqlPriceRepo:
             )
             await self._reclose(tx, {(material, at.astimezone(UTC).date())})
             return gone.rowcount
+
+    async def times(self, material: str, start: datetime, end: datetime) -> set[datetime]:
+        rows = await self._db.fetchall(
+            sa.select(prices.c.at).where(
+                prices.c.material == material, prices.c.at >= start, prices.c.at <= end
+            )
+        )
+        return {r.at for r in rows}
 
     async def count(self, source: str | None = None) -> int:
         statement = sa.select(sa.func.count()).select_from(prices)

@@ -1,0 +1,30 @@
+"""Answering a pending action: who may, and when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.domain.actors import Actor
+from core.domain.pending import PendingAction, PendingKind, PendingState
+from core.errors import UserError
+from core.models import Role
+from core.ports import UnitOfWork
+
+
+async def answerable(
+    uow: UnitOfWork, actor: Actor, action_id: int, kind: PendingKind | None, now: datetime
+) -> PendingAction:
+    """The pending action `action_id` (of `kind`, if given) if `actor` may answer it now: it
+    waits still, has not expired, and is theirs (or they are an admin)."""
+    action = await uow.pending.get(action_id)
+    if action is None or (kind is not None and action.kind is not kind):
+        raise UserError(f"There is nothing waiting under number {action_id}.")
+    if action.state is PendingState.DONE:
+        raise UserError("That has been done already.")
+    if action.state is PendingState.CANCELLED:
+        raise UserError("That was cancelled; send it again if it is still wanted.")
+    if action.expired(now):
+        raise UserError("That waited too long and has expired: send it again.")
+    if not (actor.same_person(action.user_id) or actor.role is Role.ADMIN):
+        raise UserError("Only the person who sent it or an admin may answer that.")
+    return action

@@ -1,9 +1,10 @@
 """The ports purchasing needs (core/services/purchasing.py); adapters implement them.
 
-`PurchaseRepo` belongs on the UnitOfWork of core/ports.py, next to the other repositories, and
-moves there when its storage is written; the rest are small views of other parts of the bot
-(the stock ledger, vendor quotes, forecasts, roles, the outbox), each in the shape purchasing
-reads it."""
+`PurchaseRepo` is on the SQL unit of work (core/adapters/db/unit_of_work.py) next to the other
+repositories; `PurchasingWork` is that unit of work as purchasing sees it. The rest are small
+views of other parts of the bot (stock figures, vendor quotes, forecasts, roles, the outbox,
+the alert monitor), each in the shape purchasing reads it; core/services/purchasing_wiring.py
+has the adapters."""
 
 from __future__ import annotations
 
@@ -14,15 +15,14 @@ from typing import Protocol
 
 from core.domain.purchasing import (
     Notice,
-    Person,
     PriceOutlook,
     Purchase,
     PurchaseState,
     Quote,
     StockPosition,
 )
-from core.models import Material
-from core.ports import StateStore
+from core.models import Alert, Material
+from core.ports import PendingActionRepo, StateStore
 
 
 class PurchaseRepo(Protocol):
@@ -73,6 +73,9 @@ class PurchasingWork(Protocol):
     @property
     def state(self) -> StateStore: ...
 
+    @property
+    def pending(self) -> PendingActionRepo: ...
+
     async def __aenter__(self) -> PurchasingWork: ...
 
     async def __aexit__(
@@ -107,17 +110,6 @@ class ApproverDirectory(Protocol):
         ...
 
 
-class Receipts(Protocol):
-    """The stock ledger, for receipts against an order."""
-
-    async def receive(
-        self, by: Person, material: Material, quantity: float, reference: str
-    ) -> None:
-        """Books a receipt of `quantity` (in the material's unit) with the order's number as
-        its reference, in the unit of work open in this task."""
-        ...
-
-
 class PurchaseNotices(Protocol):
     """The outbox, for purchasing's messages to one chat."""
 
@@ -125,3 +117,10 @@ class PurchaseNotices(Protocol):
         """Queues the notice, in the unit of work open in this task: it is sent (with its
         buttons, by kind) once that commits, and a crash loses none."""
         ...
+
+
+class AlertRaiser(Protocol):
+    """The alert monitor, for PO_OVERDUE: records the alert for every subscriber unless its
+    cool-down holds it back (core.monitoring.AlertMonitor.raise_alert)."""
+
+    async def raise_alert(self, candidate: Alert) -> Alert | None: ...

@@ -11,7 +11,6 @@ from types import TracebackType
 
 from core.domain.purchasing import (
     Notice,
-    Person,
     PriceOutlook,
     Purchase,
     PurchaseState,
@@ -21,7 +20,14 @@ from core.domain.purchasing import (
 from core.materials import MaterialCatalog
 from core.models import Material
 from core.services.purchasing import PurchasingPolicy, PurchasingService
-from tests.fakes import MATERIALS, FakeAdviceSource, FakeClock, FakePriceRepo, FakeStateStore
+from tests.fakes import (
+    MATERIALS,
+    FakeAdviceSource,
+    FakeClock,
+    FakePendingActionRepo,
+    FakePriceRepo,
+    FakeStateStore,
+)
 
 
 @dataclass(frozen=True)
@@ -130,24 +136,6 @@ class FakeNotices:
         return [n for n in self.posted if n.chat_id == chat]
 
 
-@dataclass(frozen=True)
-class Receipt:
-    user_id: int | None
-    material: str
-    quantity: float
-    reference: str
-
-
-@dataclass
-class FakeReceipts:
-    booked: list[Receipt] = field(default_factory=list)
-
-    async def receive(
-        self, by: Person, material: Material, quantity: float, reference: str
-    ) -> None:
-        self.booked.append(Receipt(by.user_id, material.key, quantity, reference))
-
-
 @dataclass
 class FakeStockFigures:
     positions: dict[str, StockPosition] = field(default_factory=dict)
@@ -195,6 +183,10 @@ class FakeWork:
     def state(self) -> FakeStateStore:
         return self._world.state
 
+    @property
+    def pending(self) -> FakePendingActionRepo:
+        return self._world.pending
+
     async def __aenter__(self) -> FakeWork:
         world = self._world
         if world.depth == 0:
@@ -227,7 +219,7 @@ class FakePurchasing:
     purchases: FakePurchaseRepo = field(default_factory=FakePurchaseRepo)
     state: FakeStateStore = field(default_factory=FakeStateStore)
     notices: FakeNotices = field(default_factory=FakeNotices)
-    receipts: FakeReceipts = field(default_factory=FakeReceipts)
+    pending: FakePendingActionRepo = field(default_factory=FakePendingActionRepo)
     stock: FakeStockFigures = field(default_factory=FakeStockFigures)
     quotes: FakeQuotes = field(default_factory=FakeQuotes)
     prices: FakePriceRepo = field(default_factory=FakePriceRepo)
@@ -245,16 +237,16 @@ class FakePurchasing:
             self.purchases.last_id,
             self.state.values,
             self.notices.posted,
-            self.receipts.booked,
+            self.pending.actions,
         )
 
     def restore(self, snapshot: tuple[object, ...]) -> None:
-        stored, last_id, values, posted, booked = copy.deepcopy(snapshot)
+        stored, last_id, values, posted, actions = copy.deepcopy(snapshot)
         self.purchases.stored = stored  # type: ignore[assignment]
         self.purchases.last_id = last_id  # type: ignore[assignment]
         self.state.values = values  # type: ignore[assignment]
         self.notices.posted = posted  # type: ignore[assignment]
-        self.receipts.booked = booked  # type: ignore[assignment]
+        self.pending.actions = actions  # type: ignore[assignment]
 
     def service(self, **policy: object) -> PurchasingService:
         return PurchasingService(
@@ -267,7 +259,6 @@ class FakePurchasing:
             self.advice,
             self.approvers,
             self.notices,
-            self.receipts,
             self.clock,
             PurchasingPolicy(**policy),  # type: ignore[arg-type]
         )

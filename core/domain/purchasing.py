@@ -21,7 +21,10 @@ States of one purchase (a request that may become a purchase order), kept in the
   still outstanding is confirmed first (by the service: a typo would distort the stock).
 - `cancel`: a request by its requester or an admin; an order (or what is left of a partially
   received one: the vendor will not send the rest) likewise. What was received stays received.
-- `rejected`, `cancelled` and `received` are final.
+- `rejected`, `cancelled` and `received` are final. One correction reaches back: a receipt
+  taken back with its Undo button (the stock ledger's, within its 10 minutes) takes its
+  quantity off the order again, so a received order is partially received or ordered once
+  more (a cancelled one stays cancelled, with less received).
 
 Approval (four eyes): above the limit, only an approver or an admin who is not the requester
 may approve or reject. The limit is an amount in the material's currency (APPROVAL_LIMIT,
@@ -46,6 +49,8 @@ from core.errors import UserError
 from core.models import Advice, Severity
 
 ORDER_REVIEW_DAYS = 7
+# The StateStore key of the approval room's chat id (empty: no room, approvers privately).
+APPROVAL_ROOM = "purchasing.approval_room"
 APPROVAL_REMIND_AFTER = timedelta(hours=24)
 # core.models.Role values: who may request and receive purchases, and who may decide on them.
 BUYING_ROLES = frozenset({"buyer", "approver", "admin"})
@@ -605,6 +610,30 @@ class Purchase:
             received_at=at if complete else None,
         )
 
+    def unreceive(self, quantity: float) -> Purchase:
+        """A receipt of `quantity` taken back (its stock move undone): the order has that much
+        less received, and is open again unless it was cancelled."""
+        received = max(0.0, _tidy(self.received - quantity))
+        state = self.state
+        if state is not PurchaseState.CANCELLED:
+            partly = received > 0
+            complete = received >= self.quantity - _SLACK
+            state = (
+                PurchaseState.RECEIVED
+                if complete
+                else PurchaseState.PARTIALLY_RECEIVED
+                if partly
+                else PurchaseState.ORDERED
+            )
+        if self.po_number is None:
+            raise UserError(f"{self.title} is {self.state.label}: nothing was received.")
+        return replace(
+            self,
+            state=state,
+            received=received,
+            received_at=self.received_at if state is PurchaseState.RECEIVED else None,
+        )
+
     def remind(self, at: datetime) -> Purchase:
         if self.state is not PurchaseState.REQUESTED:
             raise UserError(f"{self.title} is {self.state.label}: nothing to remind.")
@@ -679,12 +708,13 @@ class NoticeKind(StrEnum):
 @dataclass(frozen=True)
 class Notice:
     """A message about a purchase for one chat (a group, or a person's private chat), in plain
-    text."""
+    text: a title line and what happened."""
 
     kind: NoticeKind
     purchase_id: int
     chat_id: int
     text: str
+    title: str = ""
 
 
 # --- Overdue orders --------------------------------------------------------------------------

@@ -1,14 +1,19 @@
 """Purchasing use cases: suggest an order, request it, approve or reject it, cancel it, receive
-against it, list the open orders, remind approvers, and report what the month's orders earned.
+against it, list the open orders, remind approvers, raise PO_OVERDUE, and report what the
+month's orders earned.
 
 Each use case that writes is one unit of work: the purchase, the stock receipt and the notices it
 posts through the outbox commit together or not at all, and a state change is stored only if
 the purchase is still in the state it was read in (two approvers, or one tapping twice, cannot
-both decide). The rules themselves are in core/domain/purchasing.py.
+both decide). A receipt against an order is the stock ledger's (`/receive ... po PO-2026-0001`):
+the ledger asks this service to check it, count it on the order and take it off again when it
+is undone (the OrderReceipts port), in the receipt's own unit of work. The rules themselves are
+in core/domain/purchasing.py.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -16,9 +21,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from core.alert_rules import amount, when
+from core.domain.pending import PendingAction, PendingKind, PendingState
 from core.domain.purchasing import (
     ADMIN_ROLE,
     APPROVAL_REMIND_AFTER,
+    APPROVAL_ROOM,
+    BUYING_ROLES,
     OPEN_ORDER_STATES,
     ORDER_REVIEW_DAYS,
     Inbound,
@@ -52,23 +60,32 @@ from core.domain.purchasing import (
     unit_price,
     waiting_risk,
 )
+from core.domain.stock import MoveKind, StockMove
 from core.errors import UserError
 from core.materials import MaterialCatalog
-from core.models import CurrentAdvice, Material
+from core.models import Alert, AlertFacts, AlertType, CurrentAdvice, Material, Severity
 from core.ports import AdviceSource, Clock, PriceRepo
 from core.ports_purchasing import (
+    AlertRaiser,
     ApproverDirectory,
     Outlooks,
     PurchaseNotices,
     PurchasingWork,
     QuoteSource,
-    Receipts,
     StockFigures,
 )
 from core.wording import plural
 
-APPROVAL_ROOM = "purchasing.approval_room"  # the StateStore key of the approval group's chat id
+log = logging.getLogger(__name__)
+
 RECENT_LIMIT = 50
+# How long the Request button under an order suggestion works: after that, stock and quotes
+# may have moved, and /order suggests again.
+OFFER_WINDOW = timedelta(hours=1)
+# How long a rejection waits for its reason (the approver's next message in that chat).
+REASON_WINDOW = timedelta(minutes=30)
+# Open orders due within this many days go into the digest.
+DUE_SOON_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -82,14 +99,16 @@ class PurchasingPolicy:
 
 @dataclass(frozen=True)
 class SuggestedOrder:
-    """What /order answers: the suggestion, the price risk of waiting with the pick, and the
-    market price and recommendation of the moment."""
+    """What /order answers: the suggestion, the price risk of waiting with the pick, the market
+    price and recommendation of the moment, and the pending action behind its Request button
+    (None: nothing to request, or the asker may not request purchases)."""
 
     material: Material
     suggestion: Suggestion
     risk: WaitingRisk | None
     market_price: float | None
     advice: CurrentAdvice | None
+    offer: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,24 +119,6 @@ class Requested:
     purchase: Purchase
     needs_approval: bool
     told: int = 0
-
-
-@dataclass(frozen=True)
-class Received:
-    """A receipt booked against an order; `over` is how much it went beyond the order."""
-
-    purchase: Purchase
-    quantity: float
-    over: float = 0.0
-
-
-@dataclass(frozen=True)
-class ReceiptToConfirm:
-    """A receipt not booked: it is more than the order still brings, and is confirmed first."""
-
-    purchase: Purchase
-    quantity: float
-    outstanding: float
 
 
 @dataclass(frozen=True)
@@ -158,9 +159,9 @@ class PurchasingService:
         advice: AdviceSource,
         approvers: ApproverDirectory,
         notices: PurchaseNotices,
-        receipts: Receipts,
         clock: Clock,
         policy: PurchasingPolicy | None = None,
+        alerts: AlertRaiser | None = None,
     ) -> None:
         self._catalog = catalog
         self._uow = unit_of_work
@@ -171,14 +172,16 @@ class PurchasingService:
         self._advice = advice
         self._approvers = approvers
         self._notices = notices
-        self._receipts = receipts
         self._clock = clock
         self.policy = policy or PurchasingPolicy()
+        self.alerts = alerts  # the alert monitor, for PO_OVERDUE (None: not raised)
 
     # --- /order ---------------------------------------------------------------------------
 
-    async def suggest(self, material: Material) -> SuggestedOrder:
-        """How much to order now, from whom, by when, and the price risk of waiting."""
+    async def suggest(self, material: Material, by: Person | None = None) -> SuggestedOrder:
+        """How much to order now, from whom, by when, and the price risk of waiting. For `by`
+        (someone who may request purchases) the pick is kept for an hour as a pending action,
+        which the Request button asks for."""
         position = await self._stock.position(material)
         if position is None:
             raise UserError(
@@ -192,15 +195,50 @@ class PurchasingService:
             position, inbound, quotes, material.currency, today, self.policy.review_days
         )
         risk = None
-        if suggestion.pick is not None:
+        pick = suggestion.pick
+        if pick is not None:
             outlook = await self._outlooks.outlook(material.key)
             if outlook is not None:
-                risk = waiting_risk(suggestion.pick.total, outlook)
+                risk = waiting_risk(pick.total, outlook)
         latest = await self._prices.latest(material.key)
         advice = (await self._advice.current()).get(material.key)
+        offer = None
+        if by is not None and by.role in BUYING_ROLES and pick is not None:
+            offer = await self._offer(by, material, pick.quantity, pick.vendor)
         return SuggestedOrder(
-            material, suggestion, risk, None if latest is None else latest.price, advice
+            material, suggestion, risk, None if latest is None else latest.price, advice, offer
         )
+
+    async def _offer(self, by: Person, material: Material, quantity: float, vendor: str) -> int:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            action = await uow.pending.add(
+                PendingAction(
+                    PendingKind.ORDER,
+                    {"material": material.key, "quantity": quantity, "vendor": vendor},
+                    by.user_id,
+                    by.chat_id,
+                    now,
+                    now + OFFER_WINDOW,
+                )
+            )
+        return action.id
+
+    async def request_offer(self, by: Person, action_id: int) -> Requested:
+        """The Request button under an order suggestion: requests that order, once."""
+        may_buy(by.role, "request purchases")
+        now = self._clock.now()
+        async with self._uow() as uow:
+            action = await _answerable(uow, by, action_id, PendingKind.ORDER, now)
+            if not await uow.pending.settle(action_id, PendingState.DONE, now):
+                raise UserError("That has been done already.")
+            payload = action.payload
+            return await self.request(
+                by,
+                self._catalog.get(payload["material"]),
+                float(payload["quantity"]),
+                str(payload["vendor"]),
+            )
 
     # --- /buy -----------------------------------------------------------------------------
 
@@ -240,10 +278,15 @@ class PurchasingService:
         async with self._uow() as uow:
             if not needs_approval(purchase.total, self.policy.approval_limit):
                 ordered = await self._place(uow, purchase.approve(None, None, now), now)
-                return Requested(await uow.purchases.add(ordered), needs_approval=False)
+                stored = await uow.purchases.add(ordered)
+                log.info("%s placed by %s: %s", stored.po_number, by.name, self._what(stored))
+                return Requested(stored, needs_approval=False)
             purchase = await uow.purchases.add(purchase)
             told = await self._ask_approvers(uow, purchase, NoticeKind.APPROVAL)
-            return Requested(purchase, needs_approval=True, told=told)
+        log.info(
+            "Request #%s by %s: %s, to %d chats", purchase.id, by.name, self._what(purchase), told
+        )
+        return Requested(purchase, needs_approval=True, told=told)
 
     async def _terms(
         self,
@@ -324,16 +367,56 @@ class PurchasingService:
         async with self._uow() as uow:
             purchase = await self._find(uow, ref)
             may_decide(purchase, by.user_id, by.role)
+            _still_waiting(purchase)
             ordered = await self._place(uow, purchase.approve(by.user_id, by.name, now), now)
             await self._save(uow, ordered, purchase)
             await self._tell_requester(
                 ordered,
+                f"Request #{ordered.id} approved: {ordered.po_number}",
                 f"Approved by {by.name}: your request #{ordered.id} is {ordered.po_number}, "
-                f"{_what(ordered, self._catalog)}, {_money(ordered.total, ordered.currency)}, "
+                f"{self._what(ordered)}, {_money(ordered.total, ordered.currency)}, "
                 f"expected {_day(ordered.expected)}.",
                 by,
             )
-            return ordered
+        log.info("Request #%s approved by %s: %s", ordered.id, by.name, ordered.po_number)
+        return ordered
+
+    async def ask_reason(self, by: Person, ref: int | str) -> Purchase:
+        """The Reject button (or /reject N without a reason): the request is rejected once its
+        reason comes, as `by`'s next message in this chat (REASON_WINDOW); until then it
+        waits as it was."""
+        now = self._clock.now()
+        if by.user_id is None or by.chat_id is None:
+            raise UserError("A rejection needs a reason: /reject N REASON.")
+        async with self._uow() as uow:
+            purchase = await self._find(uow, ref)
+            may_decide(purchase, by.user_id, by.role)
+            _still_waiting(purchase)
+            await uow.pending.add(
+                PendingAction(
+                    PendingKind.REASON,
+                    {"purchase": purchase.id},
+                    by.user_id,
+                    by.chat_id,
+                    now,
+                    now + REASON_WINDOW,
+                )
+            )
+        return purchase
+
+    async def reason_awaited(self, user_id: int, chat_id: int) -> Purchase | None:
+        """The request whose rejection waits for this user's reason in this chat, if it still
+        waits for a decision."""
+        reading = self._uow()
+        action = await reading.pending.waiting(
+            PendingKind.REASON, user_id, chat_id, self._clock.now()
+        )
+        if action is None:
+            return None
+        purchase = await reading.purchases.get(int(action.payload["purchase"]))
+        if purchase is None or purchase.state is not PurchaseState.REQUESTED:
+            return None
+        return purchase
 
     async def reject(self, by: Person, ref: int | str, reason: str) -> Purchase:
         """Rejects a waiting request with a reason; the requester is told it."""
@@ -341,15 +424,22 @@ class PurchasingService:
         async with self._uow() as uow:
             purchase = await self._find(uow, ref)
             may_decide(purchase, by.user_id, by.role)
+            _still_waiting(purchase)
             rejected = purchase.reject(by.user_id, by.name, now, reason)
             await self._save(uow, rejected, purchase)
+            if by.user_id is not None and by.chat_id is not None:
+                asked = await uow.pending.waiting(PendingKind.REASON, by.user_id, by.chat_id, now)
+                if asked is not None and asked.payload.get("purchase") == purchase.id:
+                    await uow.pending.settle(asked.id, PendingState.DONE, now)
             await self._tell_requester(
                 rejected,
+                f"Request #{rejected.id} rejected",
                 f"Rejected by {by.name}: your request #{rejected.id} "
-                f"({_what(rejected, self._catalog)}): {rejected.reason}",
+                f"({self._what(rejected)}): {rejected.reason}",
                 by,
             )
-            return rejected
+        log.info("Request #%s rejected by %s", rejected.id, by.name)
+        return rejected
 
     async def cancel(self, by: Person, ref: int | str, reason: str | None = None) -> Purchase:
         """Cancels a waiting request or an open order (its requester or an admin). The
@@ -363,48 +453,94 @@ class PurchasingService:
             await self._save(uow, cancelled, purchase)
             why = f": {cancelled.reason.rstrip('.')}." if cancelled.reason else "."
             if purchase.state is PurchaseState.REQUESTED:
-                text = (
-                    f"Request #{purchase.id} ({_what(purchase, self._catalog)}) was cancelled by "
-                    f"{by.name}{why} No decision is needed."
+                await self._post_to_approvers(
+                    uow,
+                    cancelled,
+                    NoticeKind.WITHDRAWN,
+                    f"Request #{purchase.id} withdrawn",
+                    f"Request #{purchase.id} ({self._what(purchase)}) was cancelled by "
+                    f"{by.name}{why} No decision is needed.",
                 )
-                await self._post_to_approvers(uow, cancelled, NoticeKind.WITHDRAWN, text)
             await self._tell_requester(
                 cancelled,
-                f"Cancelled by {by.name}: {purchase.label} ({_what(purchase, self._catalog)}){why}",
+                f"{purchase.title} cancelled",
+                f"Cancelled by {by.name}: {purchase.label} ({self._what(purchase)}){why}",
                 by,
             )
-            return cancelled
+        log.info("%s cancelled by %s", purchase.title, by.name)
+        return cancelled
 
-    # --- /receive ... po N ------------------------------------------------------------------
+    # --- receipts against an order (the stock ledger's OrderReceipts port) -----------------
 
-    async def receive(
-        self,
-        by: Person,
-        material: Material,
-        ref: int | str,
-        quantity: float,
-        confirmed: bool = False,
-    ) -> Received | ReceiptToConfirm:
-        """Books a receipt against an open order, in the stock ledger and on the order: a
-        partial one leaves the rest open. More than the order still brings is not booked
-        until it is confirmed (`confirmed`)."""
-        may_buy(by.role, "record receipts")
-        now = self._clock.now()
+    async def check_receipt(
+        self, material: Material, quantity: float, reference: str | None
+    ) -> str | None:
+        """Refuses a receipt no order can take; says why one above what the order still
+        brings should be confirmed first."""
+        purchase = await self._order_of(material, reference)
+        if purchase is None:
+            return None
+        outstanding = purchase.outstanding
+        if quantity > outstanding + 1e-9:
+            over = amount(quantity - outstanding)
+            return (
+                f"that is {over} {purchase.unit} more than {purchase.po_number} still brings "
+                f"({amount(outstanding)} {purchase.unit})"
+            )
+        return None
+
+    async def receipt_booked(self, move: StockMove) -> Purchase | None:
+        """Counts a booked receipt on the order its reference names."""
+        if move.kind is not MoveKind.RECEIVE:
+            return None
+        material = self._catalog.get(move.material)
         async with self._uow() as uow:
-            purchase = await self._find(uow, ref)
-            if purchase.material != material.key:
-                raise UserError(
-                    f"{purchase.title} is for "
-                    f"{self._catalog.get(purchase.material).name}, not {material.name}."
-                )
-            received = purchase.receive(quantity, now)
-            over = max(0.0, round(quantity - purchase.outstanding, 9))
-            if over > 0 and not confirmed:
-                return ReceiptToConfirm(purchase, quantity, purchase.outstanding)
-            assert purchase.po_number is not None  # an open order has its number
-            await self._receipts.receive(by, material, quantity, purchase.po_number)
+            purchase = await self._order_of(material, move.reference)
+            if purchase is None:
+                return None
+            received = purchase.receive(move.quantity, move.at)
             await self._save(uow, received, purchase)
-            return Received(received, quantity, over)
+        log.info(
+            "%s: %s %s received (move #%s), %s",
+            received.po_number,
+            amount(move.quantity),
+            received.unit,
+            move.id,
+            received.state.label,
+        )
+        return received
+
+    async def receipt_undone(self, move: StockMove) -> Purchase | None:
+        """Takes an undone receipt off its order again."""
+        if move.kind is not MoveKind.RECEIVE or parse_po_number(move.reference or "") is None:
+            return None
+        async with self._uow() as uow:
+            purchase = await uow.purchases.by_po_number((move.reference or "").upper())
+            if purchase is None:
+                return None
+            corrected = purchase.unreceive(move.quantity)
+            await self._save(uow, corrected, purchase)
+        return corrected
+
+    async def _order_of(self, material: Material, reference: str | None) -> Purchase | None:
+        """The open order `reference` names (None: it names none of ours); raises UserError
+        for one that does not exist, is not open or is another material's."""
+        if reference is None or parse_po_number(reference) is None:
+            return None
+        number = reference.strip().upper()
+        purchase = await self._uow().purchases.by_po_number(number)
+        if purchase is None:
+            raise UserError(f"There is no order {number}. /orders lists the open ones.")
+        if purchase.material != material.key:
+            raise UserError(
+                f"{number} is for {self._catalog.get(purchase.material).name}, not {material.name}."
+            )
+        if not purchase.state.is_open_order:
+            raise UserError(
+                f"{number} is {purchase.state.label}: only an open order can be received "
+                f"against. Leave out 'po {number}' to book the delivery on its own."
+            )
+        return purchase
 
     # --- /orders ----------------------------------------------------------------------------
 
@@ -439,6 +575,20 @@ class PurchasingService:
         book = await self.orders()
         return [line.overdue for line in book.open if line.overdue is not None]
 
+    async def check_overdue(self) -> list[Alert]:
+        """PO_OVERDUE for each open order past its expected day (the alert monitor's
+        cool-down keeps one from repeating unless it turns CRITICAL)."""
+        if self.alerts is None:
+            return []
+        now = self._clock.now()
+        raised = []
+        for late in await self.overdue_orders():
+            material = self._catalog.get(late.purchase.material)
+            alert = await self.alerts.raise_alert(overdue_alert(late, material, now))
+            if alert is not None:
+                raised.append(alert)
+        return raised
+
     # --- reminders ----------------------------------------------------------------------------
 
     async def remind(self) -> list[Purchase]:
@@ -459,6 +609,7 @@ class PurchasingService:
                     continue
                 await self._ask_approvers(uow, marked, NoticeKind.REMINDER)
                 reminded.append(marked)
+            log.info("Request #%s is still waiting: approvers reminded", marked.id)
         return reminded
 
     # --- /approvals here | off ------------------------------------------------------------
@@ -476,6 +627,7 @@ class PurchasingService:
             )
         async with self._uow() as uow:
             await uow.state.set(APPROVAL_ROOM, str(chat_id))
+        log.info("Chat %s is the approval room, set by %s", chat_id, by.name)
 
     async def close_approval_room(self, by: Person) -> int | None:
         """No approval room any more: requests go to each approver privately. Returns the
@@ -484,7 +636,8 @@ class PurchasingService:
         async with self._uow() as uow:
             was = _room(await uow.state.get(APPROVAL_ROOM))
             await uow.state.set(APPROVAL_ROOM, "")
-            return was
+        log.info("No approval room any more (it was %s), by %s", was, by.name)
+        return was
 
     # --- /report ------------------------------------------------------------------------------
 
@@ -515,6 +668,11 @@ class PurchasingService:
         return Report(month, start, end, tuple(lines))
 
     # --- the steps shared ---------------------------------------------------------------------
+
+    def _what(self, purchase: Purchase) -> str:
+        """'100 t Copper from Acme Metals'."""
+        name = self._catalog.get(purchase.material).name
+        return f"{amount(purchase.quantity)} {purchase.unit} {name} from {purchase.vendor}"
 
     async def _find(self, uow: PurchasingWork, ref: int | str) -> Purchase:
         if isinstance(ref, str):
@@ -565,9 +723,10 @@ class PurchasingService:
     ) -> int:
         """Posts the request to the approval room, or to each approver but the requester;
         returns to how many chats."""
+        title = f"Purchase request #{purchase.id}"
         text = (
             f"Purchase request #{purchase.id} from {purchase.requested_by_name}: "
-            f"{_what(purchase, self._catalog)} at "
+            f"{self._what(purchase)} at "
             f"{amount(purchase.unit_price)} {purchase.currency}/{purchase.unit} = "
             f"{_money(purchase.total, purchase.currency)}, above the approval limit of "
             f"{_money(self.policy.approval_limit, purchase.currency)}. Delivery "
@@ -575,24 +734,143 @@ class PurchasingService:
         )
         if kind is NoticeKind.REMINDER:
             now = self._clock.now()
+            title = f"Reminder: purchase request #{purchase.id}"
             text = f"Still waiting since {when(purchase.requested_at, now)}. {text}"
-        return await self._post_to_approvers(uow, purchase, kind, text)
+        return await self._post_to_approvers(uow, purchase, kind, title, text)
 
     async def _post_to_approvers(
-        self, uow: PurchasingWork, purchase: Purchase, kind: NoticeKind, text: str
+        self, uow: PurchasingWork, purchase: Purchase, kind: NoticeKind, title: str, text: str
     ) -> int:
         chats = await self._approval_chats(uow, purchase)
         for chat in chats:
-            await self._notices.post(Notice(kind, purchase.id, chat, text))
+            await self._notices.post(Notice(kind, purchase.id, chat, text, title))
         return len(chats)
 
-    async def _tell_requester(self, purchase: Purchase, text: str, by: Person) -> None:
+    async def _tell_requester(self, purchase: Purchase, title: str, text: str, by: Person) -> None:
         """Tells the requester, in the chat they asked in (or privately), unless they did it
         themselves."""
         chat = purchase.chat_id if purchase.chat_id is not None else purchase.requested_by
         if chat is None or (by.user_id is not None and by.user_id == purchase.requested_by):
             return
-        await self._notices.post(Notice(NoticeKind.OUTCOME, purchase.id, chat, text))
+        await self._notices.post(Notice(NoticeKind.OUTCOME, purchase.id, chat, text, title))
+
+
+class OpenOrders:
+    """What open purchase orders bring, for the rest of the bot: /stock and LOW_INVENTORY
+    (`arrivals`), budgets (`inbound`) and the digest (`lines`, the OrdersDue hook)."""
+
+    def __init__(
+        self, catalog: MaterialCatalog, unit_of_work: Callable[[], PurchasingWork], clock: Clock
+    ) -> None:
+        self._catalog = catalog
+        self._uow = unit_of_work
+        self._clock = clock
+
+    async def arrivals(self, material: str) -> list[Inbound]:
+        today = self._clock.now().date()
+        orders = await self._uow().purchases.in_states(OPEN_ORDER_STATES, material)
+        return sorted(
+            (i for p in orders if (i := p.inbound(today)) is not None), key=lambda i: i.due
+        )
+
+    async def inbound(self, material: str, until: date) -> float:
+        return sum(i.quantity for i in await self.arrivals(material) if i.due <= until)
+
+    async def lines(self, chat: str, now: datetime) -> list[str]:
+        """Open orders due within DUE_SOON_DAYS or overdue, soonest first, one line each."""
+        today = now.date()
+        orders = await self._uow().purchases.in_states(OPEN_ORDER_STATES)
+        due = [
+            p
+            for p in sorted(orders, key=lambda p: open_order_sort_key(p, today))
+            if p.expected is not None and (p.expected - today).days <= DUE_SOON_DAYS
+        ]
+        lines = []
+        for purchase in due:
+            name = self._catalog.get(purchase.material).name
+            late = purchase.days_late(today)
+            when_due = (
+                f"{plural(late, 'day')} overdue" if late else f"due {_day(purchase.expected)}"
+            )
+            lines.append(
+                f"{purchase.po_number} {name}: {amount(purchase.outstanding)} {purchase.unit} "
+                f"from {purchase.vendor}, {when_due}"
+            )
+        return lines
+
+
+def overdue_alert(late: Overdue, material: Material, now: datetime) -> Alert:
+    """PO_OVERDUE for one order: how late, what is still to come, and what to do."""
+    purchase = late.purchase
+    to_come = f"{amount(purchase.outstanding)} {purchase.unit}"
+    expected = _day(purchase.expected)
+    critical = late.severity is Severity.CRITICAL
+    if late.stock_out is None:
+        stock = f"{material.name} is not being used, so nothing runs out meanwhile"
+        todo = f"Chase {purchase.vendor}"
+    elif critical:
+        stock = f"the stock runs out on {_day(late.stock_out)}, before a new delivery could arrive"
+        todo = f"Chase {purchase.vendor} now, or order elsewhere: /order {material.key}"
+    else:
+        stock = f"the stock lasts until {_day(late.stock_out)}"
+        todo = f"Chase {purchase.vendor}"
+    days = plural(late.days_late, "day")
+    return Alert(
+        type=AlertType.PO_OVERDUE,
+        severity=late.severity,
+        material=material.key,
+        message=(
+            f"{purchase.po_number} is {days} overdue: {to_come} {material.name} from "
+            f"{purchase.vendor} was expected on {expected} and has not all arrived; "
+            f"{stock} ({when(now, now)}). {todo}."
+        ),
+        created_at=now,
+        dedup_key=f"{AlertType.PO_OVERDUE}:{purchase.po_number}",
+        magnitude=float(late.days_late),
+        facts=AlertFacts(
+            material.name,
+            f"{purchase.po_number} {days} overdue, {to_come} to come",
+            f"{amount(purchase.unit_price)} {purchase.currency}/{purchase.unit}",
+            todo,
+        ),
+    )
+
+
+async def _answerable(
+    uow: PurchasingWork, by: Person, action_id: int, kind: PendingKind, now: datetime
+) -> PendingAction:
+    """The pending action `action_id` of `kind` if `by` may answer it now (as
+    core/services/pending.py decides for moves)."""
+    action = await uow.pending.get(action_id)
+    if action is None or action.kind is not kind:
+        raise UserError(f"There is nothing waiting under number {action_id}.")
+    if action.state is PendingState.DONE:
+        raise UserError("That has been done already.")
+    if action.state is PendingState.CANCELLED:
+        raise UserError("That was cancelled; send it again if it is still wanted.")
+    if action.expired(now):
+        raise UserError("That waited too long and has expired: send /order again.")
+    mine = by.user_id is not None and by.user_id == action.user_id
+    if not (mine or by.role == ADMIN_ROLE):
+        raise UserError("Only the person who asked for it or an admin may answer that.")
+    return action
+
+
+def _still_waiting(purchase: Purchase) -> None:
+    """Refuses to decide on a request decided already, saying how it was decided."""
+    if purchase.state is PurchaseState.REQUESTED:
+        return
+    number = purchase.po_number
+    if number is not None:
+        if purchase.approved_by_name is None:
+            raise UserError(f"Request #{purchase.id} needed no approval: it is {number}.")
+        raise UserError(
+            f"Request #{purchase.id} was approved by {purchase.approved_by_name} already: it "
+            f"is {number}."
+        )
+    by = purchase.closed_by_name or "someone"
+    why = f": {purchase.reason}" if purchase.reason else "."
+    raise UserError(f"Request #{purchase.id} was {purchase.state.label} by {by} already{why}")
 
 
 def _vendor_key(name: str) -> str:
@@ -622,12 +900,6 @@ def _admin_only(by: Person, command: str) -> None:
 
 def _room(value: str | None) -> int | None:
     return int(value) if value else None
-
-
-def _what(purchase: Purchase, catalog: MaterialCatalog) -> str:
-    """'100 t Copper from Acme Metals'."""
-    name = catalog.get(purchase.material).name
-    return f"{amount(purchase.quantity)} {purchase.unit} {name} from {purchase.vendor}"
 
 
 def _money(value: float, currency: str) -> str:

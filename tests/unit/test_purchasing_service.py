@@ -6,16 +6,18 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from core.domain.actors import Source
 from core.domain.purchasing import (
+    APPROVAL_ROOM,
     NoticeKind,
     PriceOutlook,
     Purchase,
     PurchaseState,
     StockPosition,
 )
+from core.domain.stock import MoveKind, StockMove
 from core.errors import UserError
 from core.models import Advice, CurrentAdvice, PricePoint, Severity
-from core.services.purchasing import APPROVAL_ROOM, ReceiptToConfirm, Received
 from tests.fakes import ALUMINIUM, COPPER, NOW
 from tests.purchasing_fakes import (
     ADA,
@@ -259,7 +261,9 @@ async def test_buyers_and_viewers_cannot_approve_or_reject(
 async def test_a_second_approval_is_refused_and_changes_nothing(world: FakePurchasing) -> None:
     purchase = await waiting_request(world)
     first = await world.service().approve(OLGA, purchase.id)
-    with pytest.raises(UserError, match="PO-2026-0001 is ordered: only a request waiting"):
+    with pytest.raises(
+        UserError, match="Request #1 was approved by Olga already: it is PO-2026-0001"
+    ):
         await world.service().approve(PAUL, purchase.id)
     assert world.purchases.stored[purchase.id] == first
     assert len(world.notices.to(ANN.chat_id or 0)) == 1
@@ -329,7 +333,9 @@ async def test_a_rejection_tells_the_requester_the_reason(world: FakePurchasing)
         "Rejected by Olga: your request #1 (100 t Copper from Acme Metals): wait for the March "
         "price"
     )
-    with pytest.raises(UserError, match="is rejected: only a request waiting"):
+    with pytest.raises(
+        UserError, match="Request #1 was rejected by Olga already: wait for the March price"
+    ):
         await world.service().approve(PAUL, purchase.id)
 
 
@@ -420,56 +426,91 @@ async def test_someone_else_cannot_cancel(world: FakePurchasing) -> None:
         await world.service().cancel(OLGA, order.id)
 
 
-# --- receiving -----------------------------------------------------------------------------------
+# --- receiving (the stock ledger's receipts against an order) ------------------------------------
 
 
-async def test_a_partial_receipt_books_the_stock_and_leaves_the_rest_open(
+def receipt(quantity: float, reference: str = "PO-2026-0001", move_id: int = 1) -> StockMove:
+    """A receipt booked in the stock ledger by Ben."""
+    return StockMove(
+        "copper",
+        MoveKind.RECEIVE,
+        quantity,
+        NOW,
+        Source.TELEGRAM,
+        BEN.user_id,
+        BEN.name,
+        reference=reference,
+        id=move_id,
+    )
+
+
+async def test_a_partial_receipt_counts_on_its_order_and_leaves_the_rest_open(
     world: FakePurchasing,
 ) -> None:
     order = await open_order(world)
     service = world.service()
-    first = await service.receive(BEN, COPPER, "po-2026-0001", 40.0)
-    assert isinstance(first, Received)
-    assert first.purchase.state is PurchaseState.PARTIALLY_RECEIVED
-    assert first.purchase.outstanding == 60.0
+    assert await service.check_receipt(COPPER, 40.0, "po-2026-0001") is None
+    first = await service.receipt_booked(receipt(40.0, "po-2026-0001"))
+    assert first is not None and first.state is PurchaseState.PARTIALLY_RECEIVED
+    assert first.outstanding == 60.0
     book = await service.orders()
     assert [line.purchase.id for line in book.open] == [order.id]
-    rest = await service.receive(BEN, COPPER, order.id, 60.0)
-    assert isinstance(rest, Received) and rest.purchase.state is PurchaseState.RECEIVED
-    assert [(r.material, r.quantity, r.reference) for r in world.receipts.booked] == [
-        ("copper", 40.0, "PO-2026-0001"),
-        ("copper", 60.0, "PO-2026-0001"),
-    ]
+    rest = await service.receipt_booked(receipt(60.0, move_id=2))
+    assert rest is not None and rest.state is PurchaseState.RECEIVED
+    assert rest.received_at == NOW
     assert (await service.orders()).open == ()
 
 
-async def test_receiving_more_than_ordered_is_confirmed_first(world: FakePurchasing) -> None:
-    order = await open_order(world)
+async def test_receiving_more_than_an_order_still_brings_is_confirmed_first(
+    world: FakePurchasing,
+) -> None:
+    await open_order(world)
     service = world.service()
-    await service.receive(BEN, COPPER, order.id, 90.0)
-    asked = await service.receive(BEN, COPPER, order.id, 25.0)
-    assert isinstance(asked, ReceiptToConfirm)
-    assert (asked.quantity, asked.outstanding) == (25.0, 10.0)
-    assert [r.quantity for r in world.receipts.booked] == [90.0]  # nothing booked yet
-    confirmed = await service.receive(BEN, COPPER, order.id, 25.0, confirmed=True)
-    assert isinstance(confirmed, Received) and confirmed.over == 15.0
-    assert confirmed.purchase.state is PurchaseState.RECEIVED
-    assert confirmed.purchase.received == 115.0
+    await service.receipt_booked(receipt(90.0))
+    reason = await service.check_receipt(COPPER, 25.0, "PO-2026-0001")
+    assert reason == "that is 15 t more than PO-2026-0001 still brings (10 t)"
+    confirmed = await service.receipt_booked(receipt(25.0, move_id=2))
+    assert confirmed is not None and confirmed.state is PurchaseState.RECEIVED
+    assert confirmed.received == 115.0
 
 
-async def test_a_receipt_against_the_wrong_material_or_a_request_is_refused(
+async def test_a_receipt_naming_an_unknown_closed_or_other_order_is_refused(
     world: FakePurchasing,
 ) -> None:
     order = await open_order(world)
-    waiting = await waiting_request(world)
     service = world.service()
     with pytest.raises(UserError, match="PO-2026-0001 is for Copper, not Aluminium"):
-        await service.receive(BEN, ALUMINIUM, order.id, 10.0)
-    with pytest.raises(UserError, match="Request #2 is requested: only an open order"):
-        await service.receive(BEN, COPPER, waiting.id, 10.0)
-    with pytest.raises(UserError, match="Viewers cannot record receipts"):
-        await service.receive(VERA, COPPER, order.id, 10.0)
-    assert world.receipts.booked == []
+        await service.check_receipt(ALUMINIUM, 10.0, "PO-2026-0001")
+    with pytest.raises(UserError, match="There is no order PO-2026-0009"):
+        await service.check_receipt(COPPER, 10.0, "PO-2026-0009")
+    await service.cancel(ANN, order.id)
+    with pytest.raises(UserError, match="PO-2026-0001 is cancelled: only an open order"):
+        await service.receipt_booked(receipt(10.0))
+    assert world.purchases.stored[order.id].received == 0.0
+
+
+async def test_a_reference_of_the_buyers_own_concerns_no_order(world: FakePurchasing) -> None:
+    await open_order(world)
+    service = world.service()
+    assert await service.check_receipt(COPPER, 500.0, "PO 4711") is None
+    assert await service.receipt_booked(receipt(500.0, "PO 4711")) is None
+    assert await service.receipt_booked(receipt(500.0, "")) is None
+    assert world.purchases.stored[1].received == 0.0
+
+
+async def test_an_undone_receipt_comes_off_its_order_which_opens_again(
+    world: FakePurchasing,
+) -> None:
+    await open_order(world)
+    service = world.service()
+    await service.receipt_booked(receipt(40.0))
+    await service.receipt_booked(receipt(60.0, move_id=2))
+    reopened = await service.receipt_undone(receipt(60.0, move_id=2))
+    assert reopened is not None and reopened.state is PurchaseState.PARTIALLY_RECEIVED
+    assert (reopened.received, reopened.outstanding, reopened.received_at) == (40.0, 60.0, None)
+    back = await service.receipt_undone(receipt(40.0))
+    assert back is not None and back.state is PurchaseState.ORDERED and back.outstanding == 100.0
+    assert await service.receipt_undone(receipt(5.0, "PO 4711")) is None
 
 
 # --- /orders ------------------------------------------------------------------------------------
@@ -520,7 +561,7 @@ async def test_orders_all_adds_the_closed_purchases_newest_first(world: FakePurc
     rejected = await waiting_request(world)
     await world.service().reject(OLGA, rejected.id, "no")
     received = await open_order(world)
-    await world.service().receive(BEN, COPPER, received.id, 100.0)
+    await world.service().receipt_booked(receipt(100.0))
     book = await world.service().orders(include_closed=True)
     assert [p.id for p in book.closed] == [received.id, rejected.id]
 

@@ -9,7 +9,16 @@ from dataclasses import replace
 
 from bot import charts
 from bot.chat.commands import access as access_commands
-from bot.chat.commands import digests, files, materials, quotes, status, stock_moves, watches
+from bot.chat.commands import (
+    digests,
+    files,
+    materials,
+    purchasing,
+    quotes,
+    status,
+    stock_moves,
+    watches,
+)
 from bot.chat.commands import prices as prices_commands
 from bot.chat.request import Caller, Command, Handler, Request, always, with_arguments
 from bot.formatting import (
@@ -409,6 +418,7 @@ COMMANDS: dict[str, Command] = {
         *watches.COMMANDS,
         *digests.COMMANDS,
         *stock_moves.COMMANDS,
+        *purchasing.COMMANDS,
         *quotes.COMMANDS,
         *materials.COMMANDS,
         *files.COMMANDS,

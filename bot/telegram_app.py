@@ -22,6 +22,7 @@ from telegram import (
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
+    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -146,6 +147,12 @@ def build_application(
     application.add_handler(MessageHandler(message & filters.COMMAND, on_command))
     application.add_handler(
         MessageHandler(message & filters.ChatType.PRIVATE & filters.TEXT, on_text)
+    )
+    application.add_handler(
+        MessageHandler(
+            message & filters.ChatType.GROUPS & filters.REPLY & filters.TEXT & ~filters.COMMAND,
+            on_reply,
+        )
     )
     application.add_handler(
         MessageHandler(message & filters.ChatType.PRIVATE & filters.Document.ALL, on_document)
@@ -372,12 +379,45 @@ async def on_button(update: Update, context: Context) -> None:
 
 
 async def on_text(update: Update, context: Context) -> None:
-    """Plain text in a private chat: points to the commands (someone without access: refused)."""
+    """Plain text in a private chat: the reason for a rejection the caller was asked for, or
+    else a pointer to the commands (someone without access: refused)."""
     caller = await _caller(update, context)
     if caller is None:
         return
+    if caller.role is not None and await _answer_reason(update, context, caller):
+        return
     text = NOT_A_COMMAND if caller.role is not None else refusal(caller.user_id)
     await context.bot.send_message(caller.chat_id, text)
+
+
+async def on_reply(update: Update, context: Context) -> None:
+    """A reply to one of the bot's messages in a group: the reason for a rejection the
+    replying approver was asked for there; anything else is left alone (it is the group's)."""
+    message = update.effective_message
+    replied = message.reply_to_message if message is not None else None
+    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+        return
+    caller = await _caller(update, context)
+    if caller is not None and caller.role is not None:
+        await _answer_reason(update, context, caller)
+
+
+async def _answer_reason(update: Update, context: Context, caller: Caller) -> bool:
+    """Rejects the request whose reason `caller` was asked for in this chat (the Reject
+    button), with this message as the reason, as /reject N REASON would; False when no
+    reason is awaited from them here."""
+    message = update.effective_message
+    purchasing = _services(context).purchasing
+    if message is None or not message.text or purchasing is None:
+        return False
+    waiting = await purchasing.reason_awaited(caller.user_id, caller.chat_id)
+    if waiting is None:
+        return False
+    args = (str(waiting.id), *message.text.split())
+    await _answer(
+        context, caller, "reject", args, message=message, update=UpdateRef(update.update_id)
+    )
+    return True
 
 
 async def on_attachment(update: Update, context: Context) -> None:
@@ -619,7 +659,12 @@ async def send_reply(
         if fits:
             return
         quote = None
-    elif edit is not None and edit.text is not None and len(pieces) == 1:
+    elif (
+        edit is not None
+        and edit.text is not None
+        and len(pieces) == 1
+        and not isinstance(markup, ForceReply)
+    ):
         try:
             await bot.edit_message_text(
                 pieces[0], chat_id=chat_id, message_id=edit.message_id, reply_markup=markup
@@ -644,9 +689,11 @@ async def send_reply(
         )
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | ForceReply | None:
     """One button per choice (three to a row), then Refresh; each button's data is the command
-    it runs."""
+    it runs. A reply that asks for an answer opens a reply for the person it names instead."""
+    if reply.ask_reply:
+        return ForceReply(selective=True, input_field_placeholder="The reason")
     buttons = [
         InlineKeyboardButton(choice.label, callback_data=choice.command)
         for choice in reply.choices

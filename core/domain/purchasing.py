@@ -310,9 +310,11 @@ def price_option(
     stock_out: date | None,
     safety_reached: date | None = None,
 ) -> VendorOption:
-    """`quote` priced for an order of `needed`: rounded up to its terms, and further up to a
-    price break when the larger order costs less in total."""
-    candidates = [round_to_terms(needed, quote.min_order_qty, quote.pack_size)]
+    """`quote` priced for an order of `needed`: rounded up to whole units of the material
+    (nobody orders 100.79 t), then to its terms, and further up to a price break when the
+    larger order costs less in total."""
+    whole = math.ceil(needed - _SLACK)
+    candidates = [round_to_terms(whole, quote.min_order_qty, quote.pack_size)]
     candidates += [
         round_to_terms(b.quantity, quote.min_order_qty, quote.pack_size)
         for b in quote.breaks

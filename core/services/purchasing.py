@@ -38,6 +38,7 @@ from core.domain.purchasing import (
     Purchase,
     PurchaseState,
     Quote,
+    StockPosition,
     Suggestion,
     WaitingRisk,
     fits_terms,
@@ -99,11 +100,13 @@ class PurchasingPolicy:
 
 @dataclass(frozen=True)
 class SuggestedOrder:
-    """What /order answers: the suggestion, the price risk of waiting with the pick, the market
-    price and recommendation of the moment, and the pending action behind its Request button
-    (None: nothing to request, or the asker may not request purchases)."""
+    """What /order answers: the stock figures and the suggestion made from them, the price
+    risk of waiting with the pick, the market price and recommendation of the moment, and the
+    pending action behind its Request button (None: nothing to request, or the asker may not
+    request purchases)."""
 
     material: Material
+    position: StockPosition
     suggestion: Suggestion
     risk: WaitingRisk | None
     market_price: float | None
@@ -114,11 +117,13 @@ class SuggestedOrder:
 @dataclass(frozen=True)
 class Requested:
     """A purchase request stored: ordered at once (within the limit), or posted to `told`
-    chats for approval (0: no approver could be told)."""
+    chats for approval (0: no approver could be told): the approval room (`in_room`) or each
+    approver privately."""
 
     purchase: Purchase
     needs_approval: bool
     told: int = 0
+    in_room: bool = False
 
 
 @dataclass(frozen=True)
@@ -206,7 +211,13 @@ class PurchasingService:
         if by is not None and by.role in BUYING_ROLES and pick is not None:
             offer = await self._offer(by, material, pick.quantity, pick.vendor)
         return SuggestedOrder(
-            material, suggestion, risk, None if latest is None else latest.price, advice, offer
+            material,
+            position,
+            suggestion,
+            risk,
+            None if latest is None else latest.price,
+            advice,
+            offer,
         )
 
     async def _offer(self, by: Person, material: Material, quantity: float, vendor: str) -> int:
@@ -283,10 +294,11 @@ class PurchasingService:
                 return Requested(stored, needs_approval=False)
             purchase = await uow.purchases.add(purchase)
             told = await self._ask_approvers(uow, purchase, NoticeKind.APPROVAL)
+            in_room = _room(await uow.state.get(APPROVAL_ROOM)) is not None
         log.info(
             "Request #%s by %s: %s, to %d chats", purchase.id, by.name, self._what(purchase), told
         )
-        return Requested(purchase, needs_approval=True, told=told)
+        return Requested(purchase, needs_approval=True, told=told, in_room=in_room)
 
     async def _terms(
         self,

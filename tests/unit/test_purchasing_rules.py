@@ -305,6 +305,22 @@ def test_a_partially_received_order_can_be_cancelled_and_keeps_what_came() -> No
     assert cancelled.reason == "rest not coming"
 
 
+def test_an_undone_receipt_opens_a_received_order_again_but_not_a_cancelled_one() -> None:
+    received = ordered().receive(40.0, NOW).receive(60.0, NOW)
+    reopened = received.unreceive(60.0)
+    assert (reopened.state, reopened.outstanding, reopened.received_at) == (
+        PurchaseState.PARTIALLY_RECEIVED,
+        60.0,
+        None,
+    )
+    assert reopened.unreceive(40.0).state is PurchaseState.ORDERED
+    cancelled = ordered().receive(40.0, NOW).cancel(20, "Ann", NOW)
+    corrected = cancelled.unreceive(40.0)
+    assert (corrected.state, corrected.received) == (PurchaseState.CANCELLED, 0.0)
+    with pytest.raises(UserError, match="nothing was received"):
+        request().unreceive(5.0)
+
+
 def test_a_rejection_needs_a_reason() -> None:
     with pytest.raises(UserError, match="needs a reason"):
         request().reject(30, "Olga", NOW, "  ")

@@ -9,6 +9,7 @@ import pytest
 from core.domain.actors import Source
 from core.domain.purchasing import (
     APPROVAL_ROOM,
+    Inbound,
     NoticeKind,
     PriceOutlook,
     Purchase,
@@ -17,8 +18,10 @@ from core.domain.purchasing import (
 )
 from core.domain.stock import MoveKind, StockMove
 from core.errors import UserError
-from core.models import Advice, CurrentAdvice, PricePoint, Severity
-from tests.fakes import ALUMINIUM, COPPER, NOW
+from core.materials import MaterialCatalog
+from core.models import Advice, Alert, AlertType, CurrentAdvice, PricePoint, Severity
+from core.services.purchasing import OpenOrders
+from tests.fakes import ALUMINIUM, COPPER, MATERIALS, NOW
 from tests.purchasing_fakes import (
     ADA,
     ANN,
@@ -31,6 +34,7 @@ from tests.purchasing_fakes import (
     Break,
     FakePurchaseRepo,
     FakePurchasing,
+    FakeWork,
     Someone,
     Terms,
 )
@@ -615,3 +619,167 @@ async def test_a_report_for_a_month_not_started_is_refused(world: FakePurchasing
     with pytest.raises(UserError, match="December 2026 has not started yet"):
         await world.service().report(date(2026, 12, 1))
     assert (await world.service().report()).lines == ()
+
+
+# --- the Request button under /order ----------------------------------------------------------
+
+
+async def test_a_buyers_suggestion_keeps_its_pick_for_the_request_button_which_works_once(
+    world: FakePurchasing,
+) -> None:
+    service = world.service()
+    suggested = await service.suggest(COPPER, ANN)
+    assert suggested.offer is not None
+    with pytest.raises(UserError, match="Only the person who asked for it or an admin"):
+        await service.request_offer(BEN, suggested.offer)
+    requested = await service.request_offer(ANN, suggested.offer)
+    pick = suggested.suggestion.pick
+    assert pick is not None
+    assert (requested.purchase.vendor, requested.purchase.quantity) == (pick.vendor, pick.quantity)
+    with pytest.raises(UserError, match=r"That has been done already\."):
+        await service.request_offer(ANN, suggested.offer)
+    assert len(world.purchases.stored) == 1
+
+
+async def test_a_viewer_gets_the_suggestion_without_a_button_and_an_old_one_expires(
+    world: FakePurchasing,
+) -> None:
+    service = world.service()
+    assert (await service.suggest(COPPER, VERA)).offer is None
+    assert (await service.suggest(COPPER)).offer is None
+    offer = (await service.suggest(COPPER, ANN)).offer
+    assert offer is not None
+    world.clock.advance(hours=1)
+    with pytest.raises(UserError, match="That waited too long and has expired: send /order"):
+        await service.request_offer(ANN, offer)
+    assert world.purchases.stored == {}
+
+
+async def test_a_failed_request_leaves_its_button_usable(world: FakePurchasing) -> None:
+    offer = (await world.service().suggest(COPPER, ANN)).offer
+    assert offer is not None
+    world.notices.failure = RuntimeError("database is locked")
+    with pytest.raises(RuntimeError):
+        await world.service().request_offer(ANN, offer)
+    world.notices.failure = None
+    assert (await world.service().request_offer(ANN, offer)).purchase.id == 1
+
+
+# --- the Reject button: a reason, asked for -------------------------------------------------------
+
+
+OLGA_IN_ROOM = Someone(30, "Olga", "approver", chat_id=ROOM)
+
+
+async def test_the_reject_button_waits_for_the_pressing_approvers_reason_in_that_chat(
+    world: FakePurchasing,
+) -> None:
+    purchase = await waiting_request(world)
+    service = world.service()
+    asked = await service.ask_reason(OLGA_IN_ROOM, purchase.id)
+    assert asked.state is PurchaseState.REQUESTED and world.notices.to(ANN.chat_id or 0) == []
+    waiting = await service.reason_awaited(30, ROOM)
+    assert waiting is not None and waiting.id == purchase.id
+    assert await service.reason_awaited(30, OLGA.chat_id or 0) is None
+    assert await service.reason_awaited(PAUL.user_id or 0, ROOM) is None
+    await service.reject(OLGA_IN_ROOM, purchase.id, "too dear")
+    assert await service.reason_awaited(30, ROOM) is None
+    world.clock.advance(minutes=31)
+    other = await waiting_request(world)
+    await service.ask_reason(OLGA_IN_ROOM, other.id)
+    await service.approve(PAUL, other.id)  # decided meanwhile: no reason is awaited any more
+    assert await service.reason_awaited(30, ROOM) is None
+
+
+async def test_a_reason_is_asked_only_of_who_may_decide_and_expires(
+    world: FakePurchasing,
+) -> None:
+    purchase = await waiting_request(world)
+    service = world.service()
+    with pytest.raises(UserError, match="Only approvers and admins may approve or reject"):
+        await service.ask_reason(ANN, purchase.id)
+    own = (await service.request(OLGA, COPPER, 100.0, "Acme Metals")).purchase
+    with pytest.raises(UserError, match="You asked for request #2"):
+        await service.ask_reason(OLGA_IN_ROOM, own.id)
+    with pytest.raises(UserError, match=r"A rejection needs a reason: /reject N REASON\."):
+        await service.ask_reason(CONSOLE, purchase.id)
+    await service.ask_reason(OLGA_IN_ROOM, purchase.id)
+    world.clock.advance(minutes=30)
+    assert await service.reason_awaited(30, ROOM) is None
+
+
+# --- PO_OVERDUE -----------------------------------------------------------------------------------
+
+
+class RecordingMonitor:
+    """The alert monitor as purchasing uses it: records what it is asked to raise."""
+
+    def __init__(self) -> None:
+        self.raised: list[Alert] = []
+
+    async def raise_alert(self, candidate: Alert) -> Alert | None:
+        self.raised.append(candidate)
+        return candidate
+
+
+async def test_an_overdue_order_raises_po_overdue_critical_when_stock_runs_out_first(
+    world: FakePurchasing,
+) -> None:
+    await open_order(world)  # due 8 Dec
+    service = world.service()
+    monitor = RecordingMonitor()
+    assert await service.check_overdue() == []  # no monitor wired: nothing raised
+    service.alerts = monitor
+    assert await service.check_overdue() == []  # not overdue yet
+    world.clock.advance(days=16)
+    world.stock.positions["copper"] = StockPosition(
+        on_hand=50.0, daily_use=10.0, safety_stock=50.0, lead_time_days=20
+    )
+    (alert,) = await service.check_overdue()
+    assert (alert.type, alert.severity, alert.material) == (
+        AlertType.PO_OVERDUE,
+        Severity.CRITICAL,
+        "copper",
+    )
+    assert alert.dedup_key == "PO_OVERDUE:PO-2026-0001" and alert.magnitude == 2.0
+    assert alert.message == (
+        "PO-2026-0001 is 2 days overdue: 100 t Copper from Acme Metals was expected on 8 Dec "
+        "and has not all arrived; the stock runs out on 15 Dec, before a new delivery could "
+        "arrive (12:00 UTC). Chase Acme Metals now, or order elsewhere: /order copper."
+    )
+    assert (
+        alert.facts is not None
+        and alert.facts.change == "PO-2026-0001 2 days overdue, 100 t to come"
+    )
+
+
+# --- what open orders bring, for the rest of the bot ----------------------------------------------
+
+
+async def test_open_orders_give_arrivals_inbound_by_a_day_and_the_digest_lines(
+    world: FakePurchasing,
+) -> None:
+    world.quotes.by_material["copper"] = [ACME, Terms("Fast", 9900.0, delivery_days=3)]
+    first = await open_order(world, 40.0)  # due 8 Dec
+    fast = (await world.service().request(ANN, COPPER, 10.0, "Fast")).purchase
+    second = await world.service().approve(OLGA, fast.id)  # due 27 Nov
+    await world.service().receipt_booked(receipt(4.0, "PO-2026-0002"))
+    orders = OpenOrders(MaterialCatalog(MATERIALS), lambda: FakeWork(world), world.clock)
+    assert await orders.arrivals("copper") == [
+        Inbound(6.0, date(2026, 11, 27)),
+        Inbound(40.0, date(2026, 12, 8)),
+    ]
+    assert await orders.arrivals("aluminium") == []
+    assert await orders.inbound("copper", date(2026, 12, 1)) == 6.0
+    world.clock.advance(days=5)  # the second is 2 days late, and counts as due today
+    assert (await orders.arrivals("copper"))[0] == Inbound(6.0, date(2026, 11, 29))
+    # the digest: orders overdue or due within a week
+    assert await orders.lines("-1", world.clock.now()) == [
+        "PO-2026-0002 Copper: 6 t from Fast, 2 days overdue"
+    ]
+    world.clock.advance(days=2)
+    assert await orders.lines("-1", world.clock.now()) == [
+        "PO-2026-0002 Copper: 6 t from Fast, 4 days overdue",
+        "PO-2026-0001 Copper: 40 t from Acme Metals, due 8 Dec",
+    ]
+    assert (first.id, second.id) == (1, 2)

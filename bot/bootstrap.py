@@ -64,7 +64,8 @@ from core.services import Services
 from core.services.imports import ImportService
 from core.services.materials import MaterialService
 from core.services.once import ExactlyOnce
-from core.services.purchasing import OpenOrders, PurchasingPolicy, PurchasingService
+from core.services.open_orders import OpenOrders
+from core.services.purchasing import PurchasingPolicy, PurchasingService
 from core.services.purchasing_wiring import (
     ForecastOutlooks,
     InventoryFigures,
@@ -189,7 +190,7 @@ async def build_services(
         invites=InviteService(SqlInviteRepo(db), access, users, clock),
         subscriptions=SubscriptionService(SqlSubscriptionRepo(db), clock, outbox),
         recipients=recipients,
-        ledger=StockLedger(catalog, new_uow, inventory, clock, stock_alerts, purchasing),
+        ledger=StockLedger(catalog, new_uow, inventory, clock, stock_alerts, open_orders),
         quotes=QuoteService(catalog, new_uow, clock),
         materials=materials,
         imports=ImportService(

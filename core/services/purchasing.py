@@ -1,14 +1,11 @@
-"""Purchasing use cases: suggest an order, request it, approve or reject it, cancel it, receive
-against it, list the open orders, remind approvers, raise PO_OVERDUE, and report what the
-month's orders earned.
+"""Purchasing use cases: suggest an order, request it, approve or reject it, cancel it, list the
+open orders, remind approvers, raise PO_OVERDUE, and report what the month's orders earned.
 
 Each use case that writes is one unit of work: the purchase, the stock receipt and the notices it
 posts through the outbox commit together or not at all, and a state change is stored only if
 the purchase is still in the state it was read in (two approvers, or one tapping twice, cannot
-both decide). A receipt against an order is the stock ledger's (`/receive ... po PO-2026-0001`):
-the ledger asks this service to check it, count it on the order and take it off again when it
-is undone (the OrderReceipts port), in the receipt's own unit of work. The rules themselves are
-in core/domain/purchasing.py.
+both decide). What open orders bring, and receipts against them, are in
+core/services/open_orders.py. The rules themselves are in core/domain/purchasing.py.
 """
 
 from __future__ import annotations
@@ -61,7 +58,6 @@ from core.domain.purchasing import (
     unit_price,
     waiting_risk,
 )
-from core.domain.stock import MoveKind, StockMove
 from core.errors import UserError
 from core.materials import MaterialCatalog
 from core.models import Alert, AlertFacts, AlertType, CurrentAdvice, Material, Severity
@@ -85,8 +81,6 @@ RECENT_LIMIT = 50
 OFFER_WINDOW = timedelta(hours=1)
 # How long a rejection waits for its reason (the approver's next message in that chat).
 REASON_WINDOW = timedelta(minutes=30)
-# Open orders due within this many days go into the digest.
-DUE_SOON_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -482,78 +476,6 @@ class PurchasingService:
         log.info("%s cancelled by %s", purchase.title, by.name)
         return cancelled
 
-    # --- receipts against an order (the stock ledger's OrderReceipts port) -----------------
-
-    async def check_receipt(
-        self, material: Material, quantity: float, reference: str | None
-    ) -> str | None:
-        """Refuses a receipt no order can take; says why one above what the order still
-        brings should be confirmed first."""
-        purchase = await self._order_of(material, reference)
-        if purchase is None:
-            return None
-        outstanding = purchase.outstanding
-        if quantity > outstanding + 1e-9:
-            over = amount(quantity - outstanding)
-            return (
-                f"that is {over} {purchase.unit} more than {purchase.po_number} still brings "
-                f"({amount(outstanding)} {purchase.unit})"
-            )
-        return None
-
-    async def receipt_booked(self, move: StockMove) -> Purchase | None:
-        """Counts a booked receipt on the order its reference names."""
-        if move.kind is not MoveKind.RECEIVE:
-            return None
-        material = self._catalog.get(move.material)
-        async with self._uow() as uow:
-            purchase = await self._order_of(material, move.reference)
-            if purchase is None:
-                return None
-            received = purchase.receive(move.quantity, move.at)
-            await self._save(uow, received, purchase)
-        log.info(
-            "%s: %s %s received (move #%s), %s",
-            received.po_number,
-            amount(move.quantity),
-            received.unit,
-            move.id,
-            received.state.label,
-        )
-        return received
-
-    async def receipt_undone(self, move: StockMove) -> Purchase | None:
-        """Takes an undone receipt off its order again."""
-        if move.kind is not MoveKind.RECEIVE or parse_po_number(move.reference or "") is None:
-            return None
-        async with self._uow() as uow:
-            purchase = await uow.purchases.by_po_number((move.reference or "").upper())
-            if purchase is None:
-                return None
-            corrected = purchase.unreceive(move.quantity)
-            await self._save(uow, corrected, purchase)
-        return corrected
-
-    async def _order_of(self, material: Material, reference: str | None) -> Purchase | None:
-        """The open order `reference` names (None: it names none of ours); raises UserError
-        for one that does not exist, is not open or is another material's."""
-        if reference is None or parse_po_number(reference) is None:
-            return None
-        number = reference.strip().upper()
-        purchase = await self._uow().purchases.by_po_number(number)
-        if purchase is None:
-            raise UserError(f"There is no order {number}. /orders lists the open ones.")
-        if purchase.material != material.key:
-            raise UserError(
-                f"{number} is for {self._catalog.get(purchase.material).name}, not {material.name}."
-            )
-        if not purchase.state.is_open_order:
-            raise UserError(
-                f"{number} is {purchase.state.label}: only an open order can be received "
-                f"against. Leave out 'po {number}' to book the delivery on its own."
-            )
-        return purchase
-
     # --- /orders ----------------------------------------------------------------------------
 
     async def orders(self, include_closed: bool = False) -> OrderBook:
@@ -765,50 +687,6 @@ class PurchasingService:
         if chat is None or (by.user_id is not None and by.user_id == purchase.requested_by):
             return
         await self._notices.post(Notice(NoticeKind.OUTCOME, purchase.id, chat, text, title))
-
-
-class OpenOrders:
-    """What open purchase orders bring, for the rest of the bot: /stock and LOW_INVENTORY
-    (`arrivals`), budgets (`inbound`) and the digest (`lines`, the OrdersDue hook)."""
-
-    def __init__(
-        self, catalog: MaterialCatalog, unit_of_work: Callable[[], PurchasingWork], clock: Clock
-    ) -> None:
-        self._catalog = catalog
-        self._uow = unit_of_work
-        self._clock = clock
-
-    async def arrivals(self, material: str) -> list[Inbound]:
-        today = self._clock.now().date()
-        orders = await self._uow().purchases.in_states(OPEN_ORDER_STATES, material)
-        return sorted(
-            (i for p in orders if (i := p.inbound(today)) is not None), key=lambda i: i.due
-        )
-
-    async def inbound(self, material: str, until: date) -> float:
-        return sum(i.quantity for i in await self.arrivals(material) if i.due <= until)
-
-    async def lines(self, chat: str, now: datetime) -> list[str]:
-        """Open orders due within DUE_SOON_DAYS or overdue, soonest first, one line each."""
-        today = now.date()
-        orders = await self._uow().purchases.in_states(OPEN_ORDER_STATES)
-        due = [
-            p
-            for p in sorted(orders, key=lambda p: open_order_sort_key(p, today))
-            if p.expected is not None and (p.expected - today).days <= DUE_SOON_DAYS
-        ]
-        lines = []
-        for purchase in due:
-            name = self._catalog.get(purchase.material).name
-            late = purchase.days_late(today)
-            when_due = (
-                f"{plural(late, 'day')} overdue" if late else f"due {_day(purchase.expected)}"
-            )
-            lines.append(
-                f"{purchase.po_number} {name}: {amount(purchase.outstanding)} {purchase.unit} "
-                f"from {purchase.vendor}, {when_due}"
-            )
-        return lines
 
 
 def overdue_alert(late: Overdue, material: Material, now: datetime) -> Alert:

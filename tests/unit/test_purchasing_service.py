@@ -20,7 +20,7 @@ from core.domain.stock import MoveKind, StockMove
 from core.errors import UserError
 from core.materials import MaterialCatalog
 from core.models import Advice, Alert, AlertType, CurrentAdvice, PricePoint, Severity
-from core.services.purchasing import OpenOrders
+from core.services.open_orders import OpenOrders
 from tests.fakes import ALUMINIUM, COPPER, MATERIALS, NOW
 from tests.purchasing_fakes import (
     ADA,
@@ -433,6 +433,11 @@ async def test_someone_else_cannot_cancel(world: FakePurchasing) -> None:
 # --- receiving (the stock ledger's receipts against an order) ------------------------------------
 
 
+def open_orders(world: FakePurchasing) -> OpenOrders:
+    """What the stock ledger books receipts against an order through."""
+    return OpenOrders(MaterialCatalog(MATERIALS), lambda: FakeWork(world), world.clock)
+
+
 def receipt(quantity: float, reference: str = "PO-2026-0001", move_id: int = 1) -> StockMove:
     """A receipt booked in the stock ledger by Ben."""
     return StockMove(
@@ -452,14 +457,14 @@ async def test_a_partial_receipt_counts_on_its_order_and_leaves_the_rest_open(
     world: FakePurchasing,
 ) -> None:
     order = await open_order(world)
-    service = world.service()
-    assert await service.check_receipt(COPPER, 40.0, "po-2026-0001") is None
-    first = await service.receipt_booked(receipt(40.0, "po-2026-0001"))
+    service, orders = world.service(), open_orders(world)
+    assert await orders.check_receipt(COPPER, 40.0, "po-2026-0001") is None
+    first = await orders.receipt_booked(receipt(40.0, "po-2026-0001"))
     assert first is not None and first.state is PurchaseState.PARTIALLY_RECEIVED
     assert first.outstanding == 60.0
     book = await service.orders()
     assert [line.purchase.id for line in book.open] == [order.id]
-    rest = await service.receipt_booked(receipt(60.0, move_id=2))
+    rest = await orders.receipt_booked(receipt(60.0, move_id=2))
     assert rest is not None and rest.state is PurchaseState.RECEIVED
     assert rest.received_at == NOW
     assert (await service.orders()).open == ()
@@ -469,7 +474,7 @@ async def test_receiving_more_than_an_order_still_brings_is_confirmed_first(
     world: FakePurchasing,
 ) -> None:
     await open_order(world)
-    service = world.service()
+    service = open_orders(world)
     await service.receipt_booked(receipt(90.0))
     reason = await service.check_receipt(COPPER, 25.0, "PO-2026-0001")
     assert reason == "that is 15 t more than PO-2026-0001 still brings (10 t)"
@@ -482,20 +487,20 @@ async def test_a_receipt_naming_an_unknown_closed_or_other_order_is_refused(
     world: FakePurchasing,
 ) -> None:
     order = await open_order(world)
-    service = world.service()
+    service, orders = world.service(), open_orders(world)
     with pytest.raises(UserError, match="PO-2026-0001 is for Copper, not Aluminium"):
-        await service.check_receipt(ALUMINIUM, 10.0, "PO-2026-0001")
+        await orders.check_receipt(ALUMINIUM, 10.0, "PO-2026-0001")
     with pytest.raises(UserError, match="There is no order PO-2026-0009"):
-        await service.check_receipt(COPPER, 10.0, "PO-2026-0009")
+        await orders.check_receipt(COPPER, 10.0, "PO-2026-0009")
     await service.cancel(ANN, order.id)
     with pytest.raises(UserError, match="PO-2026-0001 is cancelled: only an open order"):
-        await service.receipt_booked(receipt(10.0))
+        await orders.receipt_booked(receipt(10.0))
     assert world.purchases.stored[order.id].received == 0.0
 
 
 async def test_a_reference_of_the_buyers_own_concerns_no_order(world: FakePurchasing) -> None:
     await open_order(world)
-    service = world.service()
+    service = open_orders(world)
     assert await service.check_receipt(COPPER, 500.0, "PO 4711") is None
     assert await service.receipt_booked(receipt(500.0, "PO 4711")) is None
     assert await service.receipt_booked(receipt(500.0, "")) is None
@@ -506,7 +511,7 @@ async def test_an_undone_receipt_comes_off_its_order_which_opens_again(
     world: FakePurchasing,
 ) -> None:
     await open_order(world)
-    service = world.service()
+    service = open_orders(world)
     await service.receipt_booked(receipt(40.0))
     await service.receipt_booked(receipt(60.0, move_id=2))
     reopened = await service.receipt_undone(receipt(60.0, move_id=2))
@@ -565,7 +570,7 @@ async def test_orders_all_adds_the_closed_purchases_newest_first(world: FakePurc
     rejected = await waiting_request(world)
     await world.service().reject(OLGA, rejected.id, "no")
     received = await open_order(world)
-    await world.service().receipt_booked(receipt(100.0))
+    await open_orders(world).receipt_booked(receipt(100.0))
     book = await world.service().orders(include_closed=True)
     assert [p.id for p in book.closed] == [received.id, rejected.id]
 
@@ -763,8 +768,8 @@ async def test_open_orders_give_arrivals_inbound_by_a_day_and_the_digest_lines(
     first = await open_order(world, 40.0)  # due 8 Dec
     fast = (await world.service().request(ANN, COPPER, 10.0, "Fast")).purchase
     second = await world.service().approve(OLGA, fast.id)  # due 27 Nov
-    await world.service().receipt_booked(receipt(4.0, "PO-2026-0002"))
-    orders = OpenOrders(MaterialCatalog(MATERIALS), lambda: FakeWork(world), world.clock)
+    orders = open_orders(world)
+    await orders.receipt_booked(receipt(4.0, "PO-2026-0002"))
     assert await orders.arrivals("copper") == [
         Inbound(6.0, date(2026, 11, 27)),
         Inbound(40.0, date(2026, 12, 8)),

@@ -19,6 +19,7 @@ class PendingKind(StrEnum):
     IMPORT = "import"  # a checked file, to be imported
     ORDER = "order"  # a suggested purchase order, to be requested (its Request button)
     REASON = "reason"  # a rejection of a purchase request, waiting for its reason
+    CANCEL = "cancel"  # a purchase order to be cancelled, once confirmed
 
 
 class PendingState(StrEnum):

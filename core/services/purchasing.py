@@ -81,6 +81,8 @@ RECENT_LIMIT = 50
 OFFER_WINDOW = timedelta(hours=1)
 # How long a rejection waits for its reason (the approver's next message in that chat).
 REASON_WINDOW = timedelta(minutes=30)
+# How long cancelling an order waits for its confirmation.
+CANCEL_WINDOW = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,16 @@ class Requested:
     needs_approval: bool
     told: int = 0
     in_room: bool = False
+
+
+@dataclass(frozen=True)
+class CancelToConfirm:
+    """An order not cancelled yet: an order placed with a vendor is cancelled only once its
+    canceller confirms (pending action `action_id`), so that a mistyped number cancels
+    nothing."""
+
+    action_id: int
+    purchase: Purchase
 
 
 @dataclass(frozen=True)
@@ -447,15 +459,29 @@ class PurchasingService:
         log.info("Request #%s rejected by %s", rejected.id, by.name)
         return rejected
 
-    async def cancel(self, by: Person, ref: int | str, reason: str | None = None) -> Purchase:
-        """Cancels a waiting request or an open order (its requester or an admin). The
-        approvers are told when a request they were asked about is withdrawn, the requester
-        when someone else cancels."""
+    async def cancel(
+        self, by: Person, ref: int | str, reason: str | None = None, confirmed: bool = False
+    ) -> Purchase | CancelToConfirm:
+        """Cancels a waiting request, or an open order once `confirmed` (its requester or an
+        admin). The approvers are told when a request they were asked about is withdrawn, the
+        requester when someone else cancels."""
         now = self._clock.now()
         async with self._uow() as uow:
             purchase = await self._find(uow, ref)
             may_cancel(purchase, by.user_id, by.role)
             cancelled = purchase.cancel(by.user_id, by.name, now, reason)
+            if purchase.state.is_open_order and not confirmed:
+                action = await uow.pending.add(
+                    PendingAction(
+                        PendingKind.CANCEL,
+                        {"purchase": purchase.id, "reason": reason},
+                        by.user_id,
+                        by.chat_id,
+                        now,
+                        now + CANCEL_WINDOW,
+                    )
+                )
+                return CancelToConfirm(action.id, purchase)
             await self._save(uow, cancelled, purchase)
             why = f": {cancelled.reason.rstrip('.')}." if cancelled.reason else "."
             if purchase.state is PurchaseState.REQUESTED:
@@ -474,6 +500,20 @@ class PurchasingService:
                 by,
             )
         log.info("%s cancelled by %s", purchase.title, by.name)
+        return cancelled
+
+    async def confirm_cancel(self, by: Person, action_id: int) -> Purchase:
+        """Cancels the order a /cancel waited to confirm (its Cancel the order button)."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            action = await _answerable(uow, by, action_id, PendingKind.CANCEL, now)
+            if not await uow.pending.settle(action_id, PendingState.DONE, now):
+                raise UserError("That has been done already.")
+            reason = action.payload.get("reason")
+            cancelled = await self.cancel(
+                by, int(action.payload["purchase"]), reason, confirmed=True
+            )
+        assert isinstance(cancelled, Purchase)
         return cancelled
 
     # --- /orders ----------------------------------------------------------------------------
@@ -739,7 +779,8 @@ async def _answerable(
     if action.state is PendingState.CANCELLED:
         raise UserError("That was cancelled; send it again if it is still wanted.")
     if action.expired(now):
-        raise UserError("That waited too long and has expired: send /order again.")
+        again = "/order" if kind is PendingKind.ORDER else "it"
+        raise UserError(f"That waited too long and has expired: send {again} again.")
     mine = by.user_id is not None and by.user_id == action.user_id
     if not (mine or by.role == ADMIN_ROLE):
         raise UserError("Only the person who asked for it or an admin may answer that.")

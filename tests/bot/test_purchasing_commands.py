@@ -352,8 +352,27 @@ async def test_only_the_requester_or_an_admin_cancels(chat: Chat) -> None:
     await chat.ask(OLGA, "/approve 1")
     refused = await chat.ask(CARLA, "/cancel 1")
     assert refused.text == "Only Bob or an admin may cancel PO-2026-0001."
-    done = await chat.ask(ADA, "/cancel PO-2026-0001 supplier went bust")
-    assert done.text == "Cancelled: PO-2026-0001 (30 t Copper from Nordic Copper AB)."
+    asked = await chat.ask(ADA, "/cancel PO-2026-0001 supplier went bust")
+    assert asked.text == (
+        "Cancel <b>PO-2026-0001</b> (30 t Copper from Nordic Copper AB, 426,870 USD, 0 of 30 t "
+        "received)? Tell the vendor too. Nothing changes unless you tap the button within 10 "
+        "minutes."
+    )
+    assert [(b.label, b.command) for b in asked.choices] == [
+        ("✖️ Cancel the order", "/cancel_order 1")
+    ]
+    assert (await chat.purchases())[0].state is PurchaseState.ORDERED
+    done = await chat.ask(ADA, "/cancel_order 1")
+    assert done.text == (
+        "Cancelled: PO-2026-0001 (30 t Copper from Nordic Copper AB). Bob is told."
+    )
+    again = await chat.ask(ADA, "/cancel_order 1")
+    assert again.text == "That has been done already."
+    withdrawn = await chat.ask(BOB, '/buy copper 20 from "Nordic Copper AB"')
+    assert withdrawn.choices[0].command == "/cancel 2"
+    assert (await chat.ask(BOB, "/cancel 2")).text == (
+        "Cancelled: request #2 (20 t Copper from Nordic Copper AB)."
+    )
     (told,) = [m for m in await chat.messages(2) if "cancelled" in m.message]
     assert told.message.endswith(": supplier went bust.")
 

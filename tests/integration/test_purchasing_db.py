@@ -243,7 +243,7 @@ async def test_a_receipt_against_a_closed_order_books_nothing(db: Database) -> N
     services = await services_over(db, approval_limit=10_000_000)
     assert services.purchasing is not None
     order = (await services.purchasing.request(BOB, COPPER, 100.0, "Acme Metals")).purchase
-    await services.purchasing.cancel(BOB, order.id)
+    await services.purchasing.cancel(BOB, order.id, confirmed=True)
     moves = len(await SqlStockMoveRepo(db).recent(100))
     with pytest.raises(UserError, match="PO-2026-0001 is cancelled: only an open order"):
         await services.ledger.record(BOB, COPPER, MoveKind.RECEIVE, 40.0, "PO-2026-0001")

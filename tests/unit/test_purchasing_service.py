@@ -21,6 +21,7 @@ from core.errors import UserError
 from core.materials import MaterialCatalog
 from core.models import Advice, Alert, AlertType, CurrentAdvice, PricePoint, Severity
 from core.services.open_orders import OpenOrders
+from core.services.purchasing import CancelToConfirm
 from tests.fakes import ALUMINIUM, COPPER, MATERIALS, NOW
 from tests.purchasing_fakes import (
     ADA,
@@ -106,7 +107,7 @@ async def test_a_received_or_cancelled_order_no_longer_counts_as_inbound(
     world: FakePurchasing,
 ) -> None:
     order = await open_order(world, 40.0)
-    await world.service().cancel(ANN, order.id)
+    await world.service().cancel(ANN, order.id, confirmed=True)
     answer = await world.service().suggest(COPPER)
     assert answer.suggestion.inbound == 0.0 and answer.suggestion.needed == 170.0
 
@@ -404,7 +405,7 @@ async def test_the_reminder_time_is_a_setting_and_decided_requests_get_none(
 async def test_a_requester_withdrawing_a_request_tells_the_approvers(world: FakePurchasing) -> None:
     purchase = await waiting_request(world)
     cancelled = await world.service().cancel(ANN, purchase.id, "bought elsewhere")
-    assert cancelled.state is PurchaseState.CANCELLED
+    assert isinstance(cancelled, Purchase) and cancelled.state is PurchaseState.CANCELLED
     assert (cancelled.closed_by, cancelled.reason) == (ANN.user_id, "bought elsewhere")
     withdrawn = world.notices.to(ROOM)[-1]
     assert withdrawn.kind is NoticeKind.WITHDRAWN
@@ -419,9 +420,19 @@ async def test_an_admin_may_cancel_an_order_and_the_requester_is_told(
     world: FakePurchasing,
 ) -> None:
     order = await open_order(world)
-    await world.service().cancel(ADA, order.id)
+    asked = await world.service().cancel(ADA, order.id, "supplier went bust")
+    assert isinstance(asked, CancelToConfirm) and asked.purchase.id == order.id
+    assert world.purchases.stored[order.id].state is PurchaseState.ORDERED  # not yet
+    with pytest.raises(UserError, match="Only the person who asked for it or an admin"):
+        await world.service().confirm_cancel(ANN, asked.action_id)
+    cancelled = await world.service().confirm_cancel(ADA, asked.action_id)
+    assert (cancelled.state, cancelled.reason) == (PurchaseState.CANCELLED, "supplier went bust")
+    with pytest.raises(UserError, match=r"That has been done already\."):
+        await world.service().confirm_cancel(ADA, asked.action_id)
     told = world.notices.to(ANN.chat_id or 0)[-1]
-    assert told.text == "Cancelled by Ada: PO-2026-0001 (100 t Copper from Acme Metals)."
+    assert told.text == (
+        "Cancelled by Ada: PO-2026-0001 (100 t Copper from Acme Metals): supplier went bust."
+    )
 
 
 async def test_someone_else_cannot_cancel(world: FakePurchasing) -> None:
@@ -492,7 +503,7 @@ async def test_a_receipt_naming_an_unknown_closed_or_other_order_is_refused(
         await orders.check_receipt(ALUMINIUM, 10.0, "PO-2026-0001")
     with pytest.raises(UserError, match="There is no order PO-2026-0009"):
         await orders.check_receipt(COPPER, 10.0, "PO-2026-0009")
-    await service.cancel(ANN, order.id)
+    await service.cancel(ANN, order.id, confirmed=True)
     with pytest.raises(UserError, match="PO-2026-0001 is cancelled: only an open order"):
         await orders.receipt_booked(receipt(10.0))
     assert world.purchases.stored[order.id].received == 0.0

@@ -20,7 +20,9 @@ from core.errors import UserError
 from core.materials import MaterialCatalog
 from core.models import Material, Severity
 from core.services.purchasing import (
+    CANCEL_WINDOW,
     REASON_WINDOW,
+    CancelToConfirm,
     OrderBook,
     PurchasingService,
     Report,
@@ -335,19 +337,41 @@ async def reject(request: Request) -> Reply:
 
 
 async def cancel(request: Request) -> Reply:
-    """/cancel N [reason]: cancels a waiting request or an open order."""
+    """/cancel N [reason]: cancels a waiting request, or (once confirmed) an open order."""
     service = _service(request)
     ref = _number(request, "/cancel N [reason]")
     reason = " ".join(request.args[1:]).strip() or None
     if reason is not None and len(reason) > 300:
         raise UserError("A reason has at most 300 characters.")
-    was = await service.cancel(request.caller.actor(), ref, reason)
+    done = await service.cancel(request.caller.actor(), ref, reason)
+    if isinstance(done, CancelToConfirm):
+        order = done.purchase
+        minutes = CANCEL_WINDOW.seconds // 60
+        return Reply(
+            f"Cancel <b>{esc(order.po_number)}</b> ({_what(order, request.services.catalog)}, "
+            f"{amount(order.total)} {esc(order.currency)}, {amount(order.received)} of "
+            f"{amount(order.quantity)} {esc(order.unit)} received)? Tell the vendor too. Nothing "
+            f"changes unless you tap the button within {minutes} minutes.",
+            choices=(Button("✖️ Cancel the order", f"/cancel_order {done.action_id}"),),
+        )
+    return cancelled_reply(done, request)
+
+
+async def cancel_order(request: Request) -> Reply:
+    """/cancel_order N: cancels the order a /cancel asked to confirm (its button)."""
+    if len(request.args) != 1 or not request.args[0].isdigit():
+        raise UserError("Usage: /cancel_order N (the button under /cancel's question).")
+    done = await _service(request).confirm_cancel(request.caller.actor(), int(request.args[0]))
+    return cancelled_reply(done, request)
+
+
+def cancelled_reply(was: Purchase, request: Request) -> Reply:
     received = ""
     if was.received:
         received = f" What came stays received: {amount(was.received)} {esc(was.unit)}."
     return Reply(
         f"Cancelled: {esc(was.po_number or f'request #{was.id}')} "
-        f"({_what(was, request.services.catalog)}).{received}"
+        f"({_what(was, request.services.catalog)}).{received}" + _told(was, request.caller)
     )
 
 
@@ -596,7 +620,8 @@ COMMANDS: tuple[Command, ...] = (
         "cancel",
         "/cancel N [reason]",
         "/cancel 12 bought elsewhere",
-        "cancel a waiting request or an open order (its requester or an admin).",
+        "cancel a waiting request, or an open order after a confirmation (its requester or an "
+        "admin).",
         cancel,
         needs=Permission.RECORD,
         writes=True,
@@ -609,6 +634,16 @@ COMMANDS: tuple[Command, ...] = (
         "schedule; chart.",
         report,
         draws_chart=lambda args: True,
+    ),
+    Command(
+        "cancel_order",
+        "/cancel_order N",
+        "/cancel_order 41",
+        "cancel the order /cancel asked to confirm.",
+        cancel_order,
+        needs=Permission.RECORD,
+        writes=True,
+        hidden=True,
     ),
     Command(
         "request",

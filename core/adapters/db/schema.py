@@ -71,7 +71,7 @@ WATCH_KINDS = ("above", "below", "move")
 DIRECTIONS = ("up", "down", "either")
 MOVE_KINDS = ("receive", "use", "count")
 SOURCES = ("telegram", "console", "import")
-PENDING_KINDS = ("move", "import", "order", "reason")
+PENDING_KINDS = ("move", "import", "order", "reason", "cancel")
 PURCHASE_STATES = (
     "requested",
     "approved",

@@ -1,7 +1,8 @@
 """Purchasing: purchase requests and the orders they become (`purchases`), the PO numbers given
 out per year (`po_sequences`), two message types in the outbox (PO_OVERDUE, an alert; PURCHASE,
-a request to decide on or its outcome, for one chat) and two kinds of pending action (`order`:
-a suggested order waiting for its Request button; `reason`: a rejection waiting for its reason).
+a request to decide on or its outcome, for one chat) and three kinds of pending action (`order`:
+a suggested order waiting for its Request button; `reason`: a rejection waiting for its reason;
+`cancel`: an order to be cancelled, once confirmed).
 
 Revision ID: 0006
 Revises: 0005
@@ -29,7 +30,7 @@ OLD_TYPES = (
 )
 TYPES = (*OLD_TYPES, "PO_OVERDUE", "PURCHASE")
 OLD_KINDS = ("move", "import")
-KINDS = (*OLD_KINDS, "order", "reason")
+KINDS = (*OLD_KINDS, "order", "reason", "cancel")
 PENDING_STATES = ("pending", "done", "cancelled")
 PURCHASE_STATES = (
     "requested",

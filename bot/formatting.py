@@ -484,6 +484,8 @@ def alert_follow_up(alert: Alert, material: Material | None) -> Button | None:
         return None
     if alert.type is AlertType.LOW_INVENTORY:
         return Button(f"{material.name} stock", f"/stock {material.key}")
+    if alert.type is AlertType.PO_OVERDUE:
+        return Button("Open orders", "/orders")
     if alert.type is AlertType.BUY_SIGNAL:
         return Button(f"{material.name} vendors", f"/vendors {material.key}")
     return Button(f"{material.name} price", f"/price {material.key}")

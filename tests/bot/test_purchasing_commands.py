@@ -10,17 +10,17 @@ import sqlalchemy as sa
 
 from bot.bootstrap import build_services
 from bot.commands import Caller, Renderer, UpdateRef, execute, parse
-from bot.formatting import Reply
+from bot.formatting import Button, Reply, alert_follow_up, purchase_message
 from bot.settings import load_settings
 from core.adapters.db.engine import Database, sqlite_url
 from core.adapters.db.repos.alerts import ALERT_COLUMNS, alert_from_row
 from core.adapters.db.repos.purchases import SqlPurchaseRepo
 from core.adapters.db.schema import alerts
 from core.domain.purchasing import Purchase, PurchaseState
-from core.models import Alert, AlertType, Channel, Role
+from core.models import Alert, AlertType, Channel, Role, Severity
 from core.services import Services
 from tests.conftest import png_size
-from tests.fakes import FakeClock
+from tests.fakes import COPPER, NOW, FakeClock
 
 ADA = Caller(1, Role.ADMIN, 1, name="Ada", channel=Channel.TELEGRAM)
 BOB = Caller(2, Role.BUYER, 2, name="Bob", channel=Channel.TELEGRAM)
@@ -419,3 +419,13 @@ async def test_report_lists_the_months_orders_with_a_chart(chat: Chat, database:
     assert lines[4].startswith("    vs buying the same on a fixed schedule (every day's close")
     assert lines[-1].startswith("Total spend: 426,870 USD.")
     assert reply.chart is not None and png_size(reply.chart) == (800, 500)
+
+
+def test_a_po_overdue_alert_offers_the_open_orders_and_a_post_shows_its_title_bold() -> None:
+    overdue = Alert(
+        AlertType.PO_OVERDUE, Severity.WARNING, "copper", "late", NOW, "PO_OVERDUE:PO-2026-0001"
+    )
+    assert alert_follow_up(overdue, COPPER) == Button("Open orders", "/orders")
+    assert purchase_message("Request #1 approved\nBy <Olga> & co.") == (
+        "🛒 <b>Request #1 approved</b>\nBy &lt;Olga&gt; &amp; co."
+    )

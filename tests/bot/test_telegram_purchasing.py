@@ -169,3 +169,24 @@ async def test_a_rejected_request_tells_the_requester_the_reason_given_as_a_repl
         "Nordic Copper AB): wait for the March price"
     )
     assert told.labels == ["📦 Orders"]
+
+
+async def test_without_a_room_approvers_are_asked_privately_and_a_reason_is_a_plain_message(
+    bot: RunningBot, database: Path, buyer: FakeUser, approver: FakeUser
+) -> None:
+    api = bot.api
+    asked = await bot.say(buyer, '/buy zinc 30 from "Hamburg NE-Metalle"')
+    assert "so sent to 2 approvers for a decision" in asked.text  # Olga and the admin
+    await bot.deliver()
+    assert posts(api, BUYER_ID, "Purchase request #1") == []  # not to the requester
+    (post,) = posts(api, APPROVER_ID, "Purchase request #1")
+    question = await bot.press(approver, post, "❌ Reject")
+    assert question.text.startswith("❌ why reject request #1 (30 t Zinc")
+    unrelated = await bot.say(buyer, "hello")
+    assert unrelated.text.startswith("Send me a command")  # Bob was asked for nothing
+    rejected = await bot.say(approver, "we have enough zinc")
+    assert rejected.text.startswith("❌ Rejected: request #1 (30 t Zinc from Hamburg NE-Metalle)")
+    after = await bot.say(approver, "thanks")
+    assert after.text.startswith("Send me a command")  # the reason was taken once
+    (stored,) = await purchases(database)
+    assert (stored.state, stored.reason) == (PurchaseState.REJECTED, "we have enough zinc")

@@ -519,7 +519,7 @@ def report_text(made: Report) -> str:
     for material, line in made.lines:
         totals[material.currency] = totals.get(material.currency, 0.0) + line.spend
     spend = ", ".join(f"{amount(v)} {esc(c)}" for c, v in totals.items())
-    lines.append(f"Total spend: {spend}. How this is worked out: docs/purchasing.md")
+    lines.append(f"Total spend: {spend}.")
     return "\n".join(lines)
 
 

@@ -615,6 +615,8 @@ class Purchase:
     def unreceive(self, quantity: float) -> Purchase:
         """A receipt of `quantity` taken back (its stock move undone): the order has that much
         less received, and is open again unless it was cancelled."""
+        if self.po_number is None:
+            raise UserError(f"{self.title} is {self.state.label}: nothing was received.")
         received = max(0.0, _tidy(self.received - quantity))
         state = self.state
         if state is not PurchaseState.CANCELLED:
@@ -627,8 +629,6 @@ class Purchase:
                 if partly
                 else PurchaseState.ORDERED
             )
-        if self.po_number is None:
-            raise UserError(f"{self.title} is {self.state.label}: nothing was received.")
         return replace(
             self,
             state=state,

@@ -46,13 +46,12 @@ from core.health import HealthLog, HealthService, Schedule
 from core.inventory import InventoryService
 from core.jobs import AlertJobs
 from core.materials import MaterialCatalog
-from core.models import Channel
+from core.models import Channel, CurrentAdvice
 from core.monitoring import AlertMonitor
 from core.ports import (
     AdviceSource,
     Clock,
     ForecastEngine,
-    NoOpenOrders,
     Notifier,
     PriceFeed,
     SystemClock,
@@ -65,6 +64,14 @@ from core.services import Services
 from core.services.imports import ImportService
 from core.services.materials import MaterialService
 from core.services.once import ExactlyOnce
+from core.services.open_orders import OpenOrders
+from core.services.purchasing import PurchasingPolicy, PurchasingService
+from core.services.purchasing_wiring import (
+    ForecastOutlooks,
+    InventoryFigures,
+    OutboxNotices,
+    RoleApprovers,
+)
 from core.services.quotes import QuoteService
 from core.services.stock import StockLedger
 from core.subscriptions import SubscriptionService
@@ -107,7 +114,8 @@ async def build_services(
         approver_ids=settings.approver_user_ids,
     )
     prices = SqlPriceRepo(db)
-    inventory = InventoryService(catalog, SqlInventoryRepo(db), clock)
+    open_orders = OpenOrders(catalog, new_uow, clock)
+    inventory = InventoryService(catalog, SqlInventoryRepo(db), clock, open_orders)
     quiet_hours = QuietHoursService(new_uow, SqlQuietHoursRepo(db), outbox, clock)
     recipients = RecipientDirectory(
         SqlSubscriptionRepo(db),
@@ -133,8 +141,7 @@ async def build_services(
     forecasts = budgets = None
     if engine is not None:
         config = ForecastConfig(threshold=settings.buy_threshold_pct / 100)
-        # Purchase orders are not recorded yet: nothing counts as on its way.
-        budgets = BudgetService(prices, inventory, NoOpenOrders(), clock, config)
+        budgets = BudgetService(prices, inventory, open_orders, clock, config)
         forecasts = ForecastService(
             catalog,
             prices,
@@ -159,6 +166,19 @@ async def build_services(
         note_interval=timedelta(minutes=settings.alert_cooldown_minutes),
     )
     price_service = PriceService(catalog, prices)
+    purchasing = PurchasingService(
+        catalog,
+        new_uow,
+        InventoryFigures(inventory),
+        SqlVendorRepo(db),
+        prices,
+        ForecastOutlooks(SqlForecastRepo(db), settings.forecast_horizon_days),
+        forecasts or NoAdvice(),
+        RoleApprovers(access),
+        OutboxNotices(outbox, clock),
+        clock,
+        purchasing_policy(settings),
+    )
     return Services(
         catalog=catalog,
         clock=clock,
@@ -170,7 +190,7 @@ async def build_services(
         invites=InviteService(SqlInviteRepo(db), access, users, clock),
         subscriptions=SubscriptionService(SqlSubscriptionRepo(db), clock, outbox),
         recipients=recipients,
-        ledger=StockLedger(catalog, new_uow, inventory, clock, stock_alerts),
+        ledger=StockLedger(catalog, new_uow, inventory, clock, stock_alerts, open_orders),
         quotes=QuoteService(catalog, new_uow, clock),
         materials=materials,
         imports=ImportService(
@@ -196,9 +216,26 @@ async def build_services(
             SqlAlertRepo(db),
             clock,
             advice=forecasts,
+            orders=open_orders,
         ),
         quiet_hours=quiet_hours,
         budgets=budgets,
+        purchasing=purchasing,
+    )
+
+
+class NoAdvice:
+    """AdviceSource where forecasting is not set up: no recommendation for any material."""
+
+    async def current(self) -> Mapping[str, CurrentAdvice]:
+        return {}
+
+
+def purchasing_policy(settings: Settings) -> PurchasingPolicy:
+    return PurchasingPolicy(
+        approval_limit=settings.approval_limit,
+        remind_after=timedelta(hours=settings.approval_remind_hours),
+        review_days=settings.order_review_days,
     )
 
 
@@ -358,6 +395,8 @@ def build_alerting(
     worker = DeliveryWorker(
         outbox, notifiers, services.recipients, clock, concurrency=delivery_concurrency
     )
+    if services.purchasing is not None:
+        services.purchasing.alerts = monitor  # PO_OVERDUE, with the alerts' cool-down
     jobs = AlertJobs(
         poller,
         monitor,
@@ -366,6 +405,7 @@ def build_alerting(
         watches=watches,
         digests=services.digests,
         quiet_hours=services.quiet_hours,
+        purchasing=services.purchasing,
     )
     return Alerting(jobs, outbox, notifiers, closers)
 

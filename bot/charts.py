@@ -23,6 +23,7 @@ from core.budget import Budget
 from core.forecasting import Forecast
 from core.inventory import StockLevel, StockStatus
 from core.models import Material, PricePoint
+from core.services.purchasing import Report
 from core.vendors import VendorRanking
 from core.wording import plural
 
@@ -285,3 +286,47 @@ def overview_chart(series: Sequence[tuple[Material, Sequence[PricePoint]]], days
     if drawn:
         axes.legend(fontsize=TICK_SIZE, loc="upper left")
     return _png(figure)
+
+
+def report_figure(report: Report) -> Figure:
+    """Per material, in percent so that metals at 2,000 and at 20,000 USD/t share one scale: the
+    price paid against the market when ordering (the premium), and what the orders cost
+    against buying the same on a fixed schedule. Below zero is cheaper."""
+    figure, axes = _figure()
+    lines = [line for _, line in report.lines]
+    names = [short_label(material.name) for material, _ in report.lines]
+    premium = [line.premium_pct or 0.0 for line in lines]
+    schedule = [
+        (line.versus_schedule / line.schedule_cost * 100)
+        if line.versus_schedule is not None and line.schedule_cost
+        else 0.0
+        for line in lines
+    ]
+    places = list(range(len(names)))
+    width = 0.38
+    paid = axes.bar(
+        [p - width / 2 for p in places], premium, width, color="#e67e22", label="paid vs market"
+    )
+    timed = axes.bar(
+        [p + width / 2 for p in places],
+        schedule,
+        width,
+        color=LINE,
+        label="cost vs fixed schedule",
+    )
+    for bars in (paid, timed):
+        axes.bar_label(bars, fmt="%+.1f%%", fontsize=TICK_SIZE, padding=3)
+    axes.axhline(0, color="#555555", linewidth=1)
+    axes.set_xticks(places, names, fontsize=LABEL_SIZE)
+    axes.set_xlim(-0.8, len(names) - 0.2)
+    axes.margins(y=0.25)
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f}%"))
+    axes.set_ylabel("Above (+) or below (-) the benchmark", fontsize=LABEL_SIZE)
+    axes.set_title(f"Purchasing, {report.month:%B %Y}", fontsize=TITLE_SIZE)
+    axes.legend(fontsize=TICK_SIZE, loc="upper right")
+    return figure
+
+
+def report_chart(report: Report) -> bytes:
+    """The month's orders against the market and a fixed schedule, per material."""
+    return _png(report_figure(report))

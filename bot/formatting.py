@@ -37,7 +37,8 @@ class Button:
 @dataclass(frozen=True)
 class Reply:
     """What a command answers: HTML text, an optional PNG chart, buttons offering choices, the
-    command that refreshes it, and a file to send (its name and content)."""
+    command that refreshes it, and a file to send (its name and content). `ask_reply` asks
+    the reader to answer it with a reply (Telegram opens one for them), instead of buttons."""
 
     text: str
     chart: bytes | None = None
@@ -45,6 +46,7 @@ class Reply:
     choices: tuple[Button, ...] = field(default_factory=tuple)
     refresh: str | None = None
     document: tuple[str, bytes] | None = None
+    ask_reply: bool = False
 
     def to_json(self) -> str:
         """The answer as stored for a Telegram update handed out again (text and buttons:
@@ -54,6 +56,7 @@ class Reply:
                 "text": self.text,
                 "choices": [[b.label, b.command] for b in self.choices],
                 "refresh": self.refresh,
+                "ask_reply": self.ask_reply,
             }
         )
 
@@ -64,6 +67,7 @@ class Reply:
             data["text"],
             choices=tuple(Button(label, command) for label, command in data["choices"]),
             refresh=data["refresh"],
+            ask_reply=bool(data.get("ask_reply", False)),
         )
 
 
@@ -244,7 +248,25 @@ def stock_line(status: StockStatus) -> str:
         f"    reorder at {amount(status.reorder_point)} {unit} "
         f"(safety stock {amount(status.safety_stock)} {unit}) · minimum "
         f"{amount(item.minimum)} {unit} · {_advice(status)}"
+    ) + _inbound_line(status)
+
+
+def _inbound_line(status: StockStatus) -> str:
+    """'on its way: +100 t due 3 Dec → 45 days of cover with it', or nothing."""
+    if not status.inbound:
+        return ""
+    unit = esc(status.item.unit)
+    arrivals = ", ".join(
+        f"+{amount(i.quantity)} {unit} due {short_date(i.due)}" for i in status.inbound
     )
+    cover = ""
+    them = "it" if len(status.inbound) == 1 else "them"
+    with_inbound, without = status.cover_with_inbound, status.days_of_cover
+    if with_inbound is not None and without is not None and with_inbound <= without + 1e-9:
+        cover = f" ⚠️ the stock runs out before {them} {'arrives' if them == 'it' else 'arrive'}"
+    elif with_inbound is not None:
+        cover = f" → {plural(with_inbound, 'day')} of cover with {them}"
+    return f"\n    on its way: {arrivals}{cover}"
 
 
 def stock_report(statuses: Sequence[StockStatus]) -> str:
@@ -450,12 +472,20 @@ def summary_message(text: str) -> str:
     return "\n".join(lines)
 
 
+def purchase_message(text: str) -> str:
+    """A purchasing message (a request to decide on, its outcome): its title line bold."""
+    title, _, body = text.partition("\n")
+    return f"🛒 <b>{esc(title)}</b>\n{esc(body)}" if body else esc(title)
+
+
 def alert_follow_up(alert: Alert, material: Material | None) -> Button | None:
     """The command a reader of the alert most likely wants next."""
     if material is None:
         return None
     if alert.type is AlertType.LOW_INVENTORY:
         return Button(f"{material.name} stock", f"/stock {material.key}")
+    if alert.type is AlertType.PO_OVERDUE:
+        return Button("Open orders", "/orders")
     if alert.type is AlertType.BUY_SIGNAL:
         return Button(f"{material.name} vendors", f"/vendors {material.key}")
     return Button(f"{material.name} price", f"/price {material.key}")

@@ -158,6 +158,18 @@ class Settings(BaseSettings):
         90, ge=31, description="a whole number of days >= 31 (the /price chart shows 30)"
     )
     log_format: Literal["text", "json"] = Field("text", description="text or json")
+    # Purchasing (issue 10).
+    approval_limit: float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="an amount >= 0 in each material's currency, e.g. 50000 (0: every "
+        "purchase needs an approver)",
+    )
+    approval_remind_hours: int = Field(
+        24, ge=1, le=720, description="a whole number of hours, 1-720"
+    )
+    order_review_days: int = Field(7, ge=0, le=365, description="a whole number of days, 0-365")
 
     @property
     def database(self) -> str:

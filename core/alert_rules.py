@@ -3,7 +3,9 @@
 - PRICE_DROP / PRICE_INCREASE: a new price at least `price_alert_pct` away from the price 24 h
   before it (the last one at or before then): WARNING, CRITICAL at twice the threshold.
 - LOW_INVENTORY: stock at or below the reorder point (WARNING), or at or below the safety stock
-  or the minimum (CRITICAL), as core.inventory assesses it.
+  or the minimum (CRITICAL), as core.inventory assesses it; not while open purchase orders
+  arriving before the stock runs out bring it back above the reorder point
+  (core.domain.purchasing.inbound_covers): the order is placed, nagging helps nobody.
 - BUY_SIGNAL: a recommendation that turned BUY NOW (from anything else, or from unknown).
 
 Cool-down: an alert for the same condition (`dedup_key`: type and material) is not raised again
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.domain.purchasing import StockPosition, inbound_covers
 from core.inventory import StockLevel, StockStatus
 from core.models import (
     SEVERITY_RANK,
@@ -113,8 +116,9 @@ def price_move_alert(
 def stock_alert(
     status: StockStatus, now: datetime, price: PricePoint | None = None
 ) -> Alert | None:
-    """A LOW_INVENTORY alert if the stock is at its reorder point or lower."""
-    if status.level is StockLevel.OK:
+    """A LOW_INVENTORY alert if the stock is at its reorder point or lower, and no open order
+    arriving in time covers it."""
+    if status.level is StockLevel.OK or covered_by_orders(status, now):
         return None
     material, item = status.material, status.item
     unit = item.unit
@@ -152,6 +156,20 @@ def stock_alert(
             todo,
         ),
     )
+
+
+def covered_by_orders(status: StockStatus, now: datetime) -> bool:
+    """Whether open orders arriving before the stock runs out bring it above its reorder
+    point again."""
+    if not status.inbound:
+        return False
+    position = StockPosition(
+        on_hand=max(status.item.on_hand, 0.0),
+        daily_use=status.daily_use,
+        safety_stock=status.safety_stock,
+        lead_time_days=status.item.lead_time_days,
+    )
+    return inbound_covers(position, status.inbound, now.date())
 
 
 def _price_text(material: Material, price: PricePoint | None) -> str:

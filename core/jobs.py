@@ -22,6 +22,7 @@ from core.health import HealthLog
 from core.models import Alert
 from core.monitoring import AlertMonitor
 from core.quiet_hours import QuietHoursService
+from core.services.purchasing import PurchasingService
 from core.watches import WatchMonitor
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ def single_flight(
 
 class AlertJobs:
     """Poll prices then raise price and buy alerts and check the chats' watches; check stock;
-    book the digests due and release what quiet hours held; deliver pending alerts.
+    book the digests due and release what quiet hours held; remind approvers of requests
+    waiting too long and raise PO_OVERDUE; deliver pending alerts.
 
     `check_advice` raises BUY_SIGNAL alerts from the current recommendations: the forecasting
     service calls it after each retrain (the price poll runs it too).
@@ -64,6 +66,7 @@ class AlertJobs:
         watches: WatchMonitor | None = None,
         digests: DigestService | None = None,
         quiet_hours: QuietHoursService | None = None,
+        purchasing: PurchasingService | None = None,
     ) -> None:
         self.poller = poller
         self.monitor = monitor
@@ -72,11 +75,13 @@ class AlertJobs:
         self.watches = watches
         self.digests = digests
         self.quiet_hours = quiet_hours
+        self.purchasing = purchasing
         self.poll_prices = single_flight(self._poll_prices)
         self.check_stock = single_flight(self._check_stock)
         self.check_advice = single_flight(self._check_advice)
         self.deliver = single_flight(self._deliver)
         self.chat_messages = single_flight(self._chat_messages)
+        self.check_purchases = single_flight(self._check_purchases)
 
     async def _poll_prices(self) -> tuple[PollResult, list[Alert]]:
         result = await self.poller.poll()
@@ -94,6 +99,14 @@ class AlertJobs:
         digests = await self.digests.book_due() if self.digests is not None else 0
         released = await self.quiet_hours.release() if self.quiet_hours is not None else 0
         return digests, released
+
+    async def _check_purchases(self) -> list[Alert]:
+        """Reminds the approvers of requests unanswered for the reminder time (once) and
+        raises PO_OVERDUE for orders past their expected day; returns the alerts raised."""
+        if self.purchasing is None:
+            return []
+        await self.purchasing.remind()
+        return await self.purchasing.check_overdue()
 
     async def _check_stock(self) -> list[Alert]:
         return await self.monitor.check_stock()

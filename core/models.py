@@ -96,10 +96,12 @@ class AlertType(StrEnum):
     PRICE_LEVEL = "PRICE_LEVEL"  # a chat's watch saw the price cross its level
     DIGEST = "DIGEST"  # a chat's daily summary
     HELD_ALERTS = "HELD_ALERTS"  # the alerts a chat's quiet hours held, released as one
+    PO_OVERDUE = "PO_OVERDUE"  # a purchase order past its expected day without a full receipt
+    PURCHASE = "PURCHASE"  # a purchase request to decide on, or its outcome, for one chat
 
     @property
     def is_alert(self) -> bool:
-        return self not in (AlertType.DIGEST, AlertType.HELD_ALERTS)
+        return self not in (AlertType.DIGEST, AlertType.HELD_ALERTS, AlertType.PURCHASE)
 
 
 class Severity(StrEnum):

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Protocol
 import pandas as pd
 
 from core.domain.imports import Cell, ImportRecord, RawTable
-from core.domain.pending import PendingAction, PendingState
+from core.domain.pending import PendingAction, PendingKind, PendingState
+from core.domain.purchasing import Inbound, Purchase
 from core.domain.stock import NewMove, StockMove
 from core.forecast_model import ForecastConfig, ModelForecast, ModelRun
 from core.models import (
@@ -144,12 +145,44 @@ class InboundOrders(Protocol):
         material's unit."""
         ...
 
+    async def arrivals(self, material: str) -> list[Inbound]:
+        """What each open order of the material still brings and the day it is due (an
+        overdue one: today), soonest first."""
+        ...
+
 
 class NoOpenOrders:
-    """InboundOrders while the bot records no purchase orders: nothing is on its way."""
+    """InboundOrders where the bot records no purchase orders: nothing is on its way."""
 
     async def inbound(self, material: str, until: date) -> float:
         return 0.0
+
+    async def arrivals(self, material: str) -> list[Inbound]:
+        return []
+
+
+class OrderReceipts(Protocol):
+    """The purchase orders a receipt in the stock ledger may be booked against (purchasing
+    keeps them). A receipt's reference names its order ('PO-2026-0001'); other references are
+    the buyer's own and concern no order. Each method works in the unit of work open in its
+    task, so the receipt and the order change together."""
+
+    async def check_receipt(
+        self, material: Material, quantity: float, reference: str | None
+    ) -> str | None:
+        """Raises UserError for a receipt no order can take (an unknown or closed order, or
+        another material's); returns why it should be confirmed first (more than the order
+        still brings), or None."""
+        ...
+
+    async def receipt_booked(self, move: StockMove) -> Purchase | None:
+        """Counts a booked receipt on its order; returns the order as it is now (None: the
+        receipt names no order)."""
+        ...
+
+    async def receipt_undone(self, move: StockMove) -> Purchase | None:
+        """Takes an undone receipt off its order again; returns the order as it is now."""
+        ...
 
 
 class VendorRepo(Protocol):
@@ -181,6 +214,13 @@ class PendingActionRepo(Protocol):
         ...
 
     async def get(self, action_id: int) -> PendingAction | None: ...
+
+    async def waiting(
+        self, kind: PendingKind, user_id: int, chat_id: int, now: datetime
+    ) -> PendingAction | None:
+        """The newest action of `kind` that waits for `user_id` in `chat_id` and has not
+        expired (a rejection's reason, asked for in that chat)."""
+        ...
 
     async def settle(self, action_id: int, state: PendingState, now: datetime) -> bool:
         """Moves a pending action that has not expired to `state`; False if it was not

@@ -22,7 +22,8 @@ from core.domain.actors import Source
 from core.domain.digests import DigestSchedule
 from core.domain.imports import ImportRecord
 from core.domain.local_time import QuietHours
-from core.domain.pending import PendingAction, PendingState
+from core.domain.pending import PendingAction, PendingKind, PendingState
+from core.domain.purchasing import Inbound
 from core.domain.quotes import vendor_key
 from core.domain.stock import MoveKind, NewMove, StockMove, on_hand
 from core.domain.watches import Watch, WatchRule
@@ -242,6 +243,11 @@ class FakeInboundOrders:
     async def inbound(self, material: str, until: date) -> float:
         return sum(q for key, day, q in self.due if key == material and day <= until)
 
+    async def arrivals(self, material: str) -> list[Inbound]:
+        return sorted(
+            (Inbound(q, day) for key, day, q in self.due if key == material), key=lambda i: i.due
+        )
+
 
 class FakeVendorRepo:
     """QuoteRepo in memory: each vendor's newest quote is its quote."""
@@ -296,6 +302,20 @@ class FakePendingActionRepo:
 
     async def get(self, action_id: int) -> PendingAction | None:
         return self.actions.get(action_id)
+
+    async def waiting(
+        self, kind: PendingKind, user_id: int, chat_id: int, now: datetime
+    ) -> PendingAction | None:
+        found = [
+            a
+            for a in self.actions.values()
+            if a.kind is kind
+            and a.user_id == user_id
+            and a.chat_id == chat_id
+            and a.state is PendingState.PENDING
+            and not a.expired(now)
+        ]
+        return max(found, key=lambda a: a.id, default=None)
 
     async def settle(self, action_id: int, state: PendingState, now: datetime) -> bool:
         action = self.actions.get(action_id)

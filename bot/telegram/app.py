@@ -51,6 +51,7 @@ from bot.telegram.handlers import (
     on_error,
     on_membership,
     on_migration,
+    on_reply,
     on_text,
 )
 from bot.telegram.jobs import register_forecast_jobs, register_jobs
@@ -113,6 +114,12 @@ def build_application(
     application.add_handler(MessageHandler(message & filters.COMMAND, on_command))
     application.add_handler(
         MessageHandler(message & filters.ChatType.PRIVATE & filters.TEXT, on_text)
+    )
+    application.add_handler(
+        MessageHandler(
+            message & filters.ChatType.GROUPS & filters.REPLY & filters.TEXT & ~filters.COMMAND,
+            on_reply,
+        )
     )
     application.add_handler(
         MessageHandler(message & filters.ChatType.PRIVATE & filters.Document.ALL, on_document)

@@ -86,12 +86,45 @@ async def on_button(update: Update, context: Context) -> None:
 
 
 async def on_text(update: Update, context: Context) -> None:
-    """Plain text in a private chat: points to the commands (someone without access: refused)."""
+    """Plain text in a private chat: the reason for a rejection the caller was asked for, or
+    else a pointer to the commands (someone without access: refused)."""
     caller = await _caller(update, context)
     if caller is None:
         return
+    if caller.role is not None and await _answer_reason(update, context, caller):
+        return
     text = NOT_A_COMMAND if caller.role is not None else refusal(caller.user_id)
     await context.bot.send_message(caller.chat_id, text)
+
+
+async def on_reply(update: Update, context: Context) -> None:
+    """A reply to one of the bot's messages in a group: the reason for a rejection the
+    replying approver was asked for there; anything else is left alone (it is the group's)."""
+    message = update.effective_message
+    replied = message.reply_to_message if message is not None else None
+    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+        return
+    caller = await _caller(update, context)
+    if caller is not None and caller.role is not None:
+        await _answer_reason(update, context, caller)
+
+
+async def _answer_reason(update: Update, context: Context, caller: Caller) -> bool:
+    """Rejects the request whose reason `caller` was asked for in this chat (the Reject
+    button), with this message as the reason, as /reject N REASON would; False when no
+    reason is awaited from them here."""
+    message = update.effective_message
+    purchasing = services_of(context).purchasing
+    if message is None or not message.text or purchasing is None:
+        return False
+    waiting = await purchasing.reason_awaited(caller.user_id, caller.chat_id)
+    if waiting is None:
+        return False
+    args = (str(waiting.id), *message.text.split())
+    await _answer(
+        context, caller, "reject", args, message=message, update=UpdateRef(update.update_id)
+    )
+    return True
 
 
 async def on_attachment(update: Update, context: Context) -> None:

@@ -26,6 +26,9 @@ DELIVERY_INTERVAL_SECONDS = 2.0
 # How often the digests due are booked and what quiet hours held is released: a digest comes
 # within this of its minute.
 CHAT_MESSAGES_INTERVAL_SECONDS = 30.0
+# How often requests waiting for approval are checked for a reminder, and open orders for being
+# overdue: a reminder comes within this of its hour.
+PURCHASES_INTERVAL_SECONDS = 60.0
 # A job never overlaps itself: each core job skips a turn while its last one still runs
 # (core.jobs.single_flight, logged at DEBUG). APScheduler may start a second instance for
 # that: with max_instances=1 it would log a WARNING for every turn of a normal 40-second
@@ -69,8 +72,8 @@ def register_jobs(
     metrics: Metrics | None = None,
 ) -> list[Job[Any]]:
     """Schedules the price poll (then price and buy alerts and the chats' watches), the stock
-    check, the chats' digests and quiet hours, and the delivery worker; returns the jobs. What
-    they do is counted in `metrics`."""
+    check, the chats' digests and quiet hours, the purchasing check (reminders, PO_OVERDUE)
+    and the delivery worker; returns the jobs. What they do is counted in `metrics`."""
     queue = application.job_queue
     if queue is None:
         raise RuntimeError("The job queue is missing: install python-telegram-bot[job-queue].")
@@ -110,6 +113,13 @@ def register_jobs(
             CHAT_MESSAGES_INTERVAL_SECONDS,
             first=5,
             name="digests and quiet hours",
+            job_kwargs=JOB_OPTIONS,
+        ),
+        queue.run_repeating(
+            _callback(jobs.check_purchases, raised),
+            PURCHASES_INTERVAL_SECONDS,
+            first=7,
+            name="check purchases",
             job_kwargs=JOB_OPTIONS,
         ),
     ]

@@ -24,6 +24,7 @@ from bot.formatting import (
     Button,
     alert_follow_up,
     alert_message,
+    purchase_message,
     split_message,
     summary_message,
 )
@@ -87,7 +88,9 @@ class TelegramNotifier:
 
     async def _send(self, chat_id: int, alert: Alert) -> None:
         markup = self._keyboard(alert)
-        if alert.type.is_alert:
+        if alert.type is AlertType.PURCHASE:
+            pieces = split_message(purchase_message(alert.message))
+        elif alert.type.is_alert:
             pieces = [alert_message(alert)]
         else:  # a digest, or the alerts quiet hours held: a summary, maybe a long one
             pieces = split_message(summary_message(alert.message))

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, ReplyParameters
+from telegram import (
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    ReplyParameters,
+)
 from telegram.error import BadRequest
 
 from bot.formatting import CAPTION_LIMIT, Reply, split_message
@@ -60,7 +67,12 @@ async def send_reply(
         if fits:
             return
         quote = None
-    elif edit is not None and edit.text is not None and len(pieces) == 1:
+    elif (
+        edit is not None
+        and edit.text is not None
+        and len(pieces) == 1
+        and not isinstance(markup, ForceReply)
+    ):
         try:
             await bot.edit_message_text(
                 pieces[0], chat_id=chat_id, message_id=edit.message_id, reply_markup=markup
@@ -85,9 +97,11 @@ async def send_reply(
         )
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | ForceReply | None:
     """One button per choice (three to a row), then Refresh; each button's data is the command
-    it runs."""
+    it runs. A reply that asks for an answer opens a reply for the person it names instead."""
+    if reply.ask_reply:
+        return ForceReply(selective=True, input_field_placeholder="The reason")
     buttons = [
         InlineKeyboardButton(choice.label, callback_data=choice.command)
         for choice in reply.choices

@@ -17,6 +17,9 @@ from typing import Any
 class PendingKind(StrEnum):
     MOVE = "move"  # a stock move that looked like a typo, to be confirmed
     IMPORT = "import"  # a checked file, to be imported
+    ORDER = "order"  # a suggested purchase order, to be requested (its Request button)
+    REASON = "reason"  # a rejection of a purchase request, waiting for its reason
+    CANCEL = "cancel"  # a purchase order to be cancelled, once confirmed
 
 
 class PendingState(StrEnum):

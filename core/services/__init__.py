@@ -20,6 +20,7 @@ from core.recipients import RecipientDirectory
 from core.services.imports import ImportService
 from core.services.materials import MaterialService
 from core.services.once import ExactlyOnce
+from core.services.purchasing import PurchasingService
 from core.services.quotes import QuoteService
 from core.services.stock import StockLedger
 from core.subscriptions import SubscriptionService
@@ -51,3 +52,4 @@ class Services:
     digests: DigestService | None = None
     quiet_hours: QuietHoursService | None = None
     budgets: BudgetService | None = None  # None: no price ranges (forecasting is not set up)
+    purchasing: PurchasingService | None = None  # None: no purchase requests and orders here

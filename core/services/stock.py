@@ -1,7 +1,9 @@
 """Recording stock moves: a receipt, a use or a count is one unit of work (the move, and the
 LOW_INVENTORY alert it may raise with that alert's deliveries). A move that looks like a typo
 is kept as a pending action until its owner confirms it; a booked move can be undone, once,
-within UNDO_WINDOW, by whoever booked it or an admin."""
+within UNDO_WINDOW, by whoever booked it or an admin. A receipt whose reference names a
+purchase order ('PO-2026-0001') is counted on that order, and taken off it when undone
+(`orders`, the OrderReceipts port): in the same unit of work."""
 
 from __future__ import annotations
 
@@ -13,12 +15,13 @@ from typing import Protocol
 from core.access import Permission, require
 from core.domain.actors import Actor
 from core.domain.pending import PendingAction, PendingKind, PendingState
+from core.domain.purchasing import Purchase
 from core.domain.stock import CONFIRM_WINDOW, UNDO_WINDOW, MoveKind, NewMove, StockMove, doubt
 from core.errors import UserError
 from core.inventory import InventoryService, StockStatus
 from core.materials import MaterialCatalog
 from core.models import Alert, Material, Role
-from core.ports import Clock, UnitOfWork
+from core.ports import Clock, OrderReceipts, UnitOfWork
 from core.services.pending import answerable
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ class Booked:
     before: StockStatus
     after: StockStatus
     alert: Alert | None = None
+    order: Purchase | None = None  # the purchase order a receipt was booked against
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class Undone:
     before: StockStatus
     after: StockStatus
     alert: Alert | None = None
+    order: Purchase | None = None  # the purchase order the undone receipt came off
 
 
 class StockLedger:
@@ -79,12 +84,14 @@ class StockLedger:
         inventory: InventoryService,
         clock: Clock,
         alerts: StockAlerts | None = None,
+        orders: OrderReceipts | None = None,
     ) -> None:
         self._catalog = catalog
         self._uow = unit_of_work
         self._inventory = inventory
         self._clock = clock
         self._alerts = alerts
+        self._orders = orders
 
     async def record(
         self,
@@ -108,6 +115,8 @@ class StockLedger:
             first_count = kind is MoveKind.COUNT and before.item.on_hand == 0
             if first_count and not await uow.stock.recent(1, material.key):
                 reason = None  # a new material's first count sets its stock: nothing to doubt
+            if kind is MoveKind.RECEIVE and self._orders is not None:
+                reason = await self._orders.check_receipt(material, quantity, reference) or reason
             if reason is None:
                 return await self._book(
                     uow, actor, material, kind, quantity, reference, note, before
@@ -205,10 +214,11 @@ class StockLedger:
             )
             if reversal is None:
                 raise UserError(f"Move #{move_id} was undone already.")
+            order = await self._orders.receipt_undone(move) if self._orders else None
             after = await self._inventory.status(material)
             alert = await self._alerts.check_stock_status(after) if self._alerts else None
         log.info("Move #%s undone by #%s (%s)", move.id, reversal.id, actor.name)
-        return Undone(move, reversal, material, before, after, alert)
+        return Undone(move, reversal, material, before, after, alert, order)
 
     async def moves(self, material: Material | None, limit: int) -> list[StockMove]:
         """The newest `limit` moves (at most MAX_MOVES), of one material or all."""
@@ -244,6 +254,7 @@ class StockLedger:
             )
         )
         assert move is not None  # only an undo can be refused
+        order = await self._orders.receipt_booked(move) if self._orders else None
         after = await self._inventory.status(material)
         alert = await self._alerts.check_stock_status(after) if self._alerts else None
         log.info(
@@ -255,4 +266,4 @@ class StockLedger:
             material.unit,
             actor.name,
         )
-        return Booked(move, material, before, after, alert)
+        return Booked(move, material, before, after, alert, order)

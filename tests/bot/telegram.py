@@ -101,11 +101,17 @@ class RunningBot:
         await asyncio.wait_for(self._event(update_id).wait(), 30)
 
     async def say(
-        self, user: FakeUser, text: str, chat: FakeChat | None = None, thread_id: int | None = None
+        self,
+        user: FakeUser,
+        text: str,
+        chat: FakeChat | None = None,
+        thread_id: int | None = None,
+        reply_to: Message | None = None,
     ) -> Turn:
-        """`user` sends `text`; returns once the bot has dealt with it."""
+        """`user` sends `text` (maybe as a reply to `reply_to`); returns once the bot has dealt
+        with it."""
         chat = chat or self.api.private_chat(user)
-        message = self.api.send(user, text, chat, thread_id)
+        message = self.api.send(user, text, chat, thread_id, reply_to)
         assert message.update_id is not None
         await self.answered(message.update_id)
         return Turn([m for m in self.api.sent_to(chat.id) if m.message_id > message.message_id])

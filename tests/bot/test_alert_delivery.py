@@ -193,6 +193,7 @@ async def test_the_bot_runs_the_alert_jobs_and_a_failing_job_keeps_its_schedule(
         assert bot.application.job_queue is not None
         names = sorted(job.name or "" for job in bot.application.job_queue.jobs())
         assert names == [
+            "check purchases",
             "check stock",
             "daily retention",
             "deliver alerts",

@@ -307,7 +307,7 @@ async def test_users_lists_the_settings_and_the_grants(services: Services) -> No
 
 def test_only_the_chart_commands_show_a_photo_being_sent() -> None:
     drawn = {name for name, c in COMMANDS.items() if c.draws_chart(("copper",))}
-    assert drawn == {"price", "forecast", "budget", "stock", "vendors"}
+    assert drawn == {"price", "forecast", "budget", "stock", "vendors", "report"}
     assert not COMMANDS["price"].draws_chart(()) and COMMANDS["stock"].draws_chart(())
 
 

@@ -13,6 +13,7 @@ from bot.settings import load_settings
 from bot.telegram.jobs import (
     CHAT_MESSAGES_INTERVAL_SECONDS,
     DELIVERY_INTERVAL_SECONDS,
+    PURCHASES_INTERVAL_SECONDS,
     register_jobs,
 )
 from core.alert_rules import AlertPolicy
@@ -71,6 +72,7 @@ def test_each_job_is_scheduled_once_and_never_overlaps_itself() -> None:
         "check stock": timedelta(seconds=120),
         "deliver alerts": timedelta(seconds=DELIVERY_INTERVAL_SECONDS),
         "digests and quiet hours": timedelta(seconds=CHAT_MESSAGES_INTERVAL_SECONDS),
+        "check purchases": timedelta(seconds=PURCHASES_INTERVAL_SECONDS),
     }
     assert all(job.job.coalesce for job in jobs)
 

@@ -351,6 +351,13 @@ async def test_the_command_menu_is_set_for_private_chats_groups_and_admins(
         "receive",
         "count",
         "moves",
+        "order",
+        "buy",
+        "approve",
+        "reject",
+        "orders",
+        "cancel",
+        "report",
         "quote",
         "export",
     ]
@@ -358,6 +365,7 @@ async def test_the_command_menu_is_set_for_private_chats_groups_and_admins(
     for_admin = [c["command"] for c in menus[f"chat:{admin.id}"]]
     assert [c for c in for_admin if c not in private] == [
         "whatsapp",
+        "approvals",
         "material",
         "invite",
         "users",

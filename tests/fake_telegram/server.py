@@ -256,7 +256,9 @@ class Message:
                 "file_name": name,
                 "file_size": len(content),
             }
-        if self.reply_markup is not None:
+        if self.reply_markup is not None and "inline_keyboard" in self.reply_markup:
+            # A message carries only its inline keyboard: a ForceReply asked of its readers is
+            # not part of it.
             data["reply_markup"] = self.reply_markup
         if self.edits:
             data["edit_date"] = self.date
@@ -421,14 +423,24 @@ class FakeBotApi:
         return update_id
 
     def send(
-        self, user: FakeUser, text: str, chat: FakeChat | None = None, thread_id: int | None = None
+        self,
+        user: FakeUser,
+        text: str,
+        chat: FakeChat | None = None,
+        thread_id: int | None = None,
+        reply_to: Message | None = None,
     ) -> Message:
-        """`user` sends `text` to the bot (in their private chat, or in `chat`): queued as a
-        message update, a leading /command marked with a bot_command entity like Telegram's."""
+        """`user` sends `text` to the bot (in their private chat, or in `chat`), maybe as a
+        reply to `reply_to`: queued as a message update, a leading /command marked with a
+        bot_command entity like Telegram's."""
         chat = chat or self.chats[user.id]
         message = Message(
             next(self._message_ids), chat, int(time.time()), user, text=text, thread_id=thread_id
         )
+        if reply_to is not None:
+            assert reply_to.chat.id == chat.id, "a reply is to a message in the same chat"
+            message.reply_to = reply_to.message_id
+            message.extra["reply_to_message"] = reply_to.as_json()
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message.extra["entities"] = [

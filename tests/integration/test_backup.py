@@ -28,8 +28,10 @@ from core.adapters.db.copy import row_counts
 from core.adapters.db.engine import Database, sqlite_url
 from core.adapters.db.repos.outbox import SqlOutbox, SqlStateStore
 from core.adapters.db.repos.prices import SqlPriceRepo
+from core.adapters.db.repos.purchases import SqlPurchaseRepo
 from core.adapters.db.schema import daily_closes, prices
 from core.backups import BackupService
+from core.domain.purchasing import Purchase, po_number
 from core.health import HealthLog
 from core.models import Alert, AlertType, Channel, PricePoint, Recipient, Role, Severity
 from data import demo
@@ -82,10 +84,20 @@ async def original(database_url: str) -> AsyncIterator[Database]:
     first = (await SqlOutbox(db).deliveries(stored.id))[0]
     await SqlOutbox(db).claim(first.id, "w", NOW)
     await SqlOutbox(db).mark_sent(first.id, NOW)
+    await _purchase_order(db)
     try:
         yield db
     finally:
         await db.close()
+
+
+async def _purchase_order(db: Database) -> None:
+    """An open purchase order with its PO number, and a request waiting for approval."""
+    purchases = SqlPurchaseRepo(db)
+    request = Purchase("copper", "Acme", 25.0, "t", 9800.0, "USD", 14, 2, "Bob", NOW, 2)
+    number = po_number(NOW.year, await purchases.next_sequence(NOW.year))
+    await purchases.add(request.approve(3, "Olga", NOW).order(number, NOW, 9700.0, None))
+    await purchases.add(request)
 
 
 async def answers(db: Database) -> dict[str, str]:
@@ -99,6 +111,7 @@ async def answers(db: Database) -> dict[str, str]:
         "/stock aluminium",
         "/alerts",
         "/vendors zinc",
+        "/orders all",
     ):
         name, args = parse(line)
         replies[line] = (await execute(name, args, ADMIN, services, Renderer())).text

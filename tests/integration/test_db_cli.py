@@ -10,9 +10,12 @@ from core.adapters.db.copy import row_counts
 from core.adapters.db.engine import Database, sqlite_url
 from core.adapters.db.migrate import head
 from core.adapters.db.repos.prices import SqlMaterialRepo, SqlPriceRepo
+from core.adapters.db.repos.purchases import SqlPurchaseRepo
 from core.adapters.db.repos.stock import SqlInventoryRepo
+from core.domain.purchasing import Purchase, po_number
 from core.models import PricePoint
 from tests.commandline import procurebot
+from tests.fakes import NOW
 
 
 async def test_copy_moves_every_table_into_an_empty_database_and_refuses_a_full_one(
@@ -20,6 +23,13 @@ async def test_copy_moves_every_table_into_an_empty_database_and_refuses_a_full_
 ) -> None:
     source = sqlite_url(tmp_path / "source.db")
     assert procurebot("seed", DATABASE_URL=source).returncode == 0
+    seeded = await Database.open(source)
+    try:  # a purchase order, with the year's PO number taken
+        number = po_number(2026, await SqlPurchaseRepo(seeded).next_sequence(2026))
+        order = Purchase("copper", "Acme", 25.0, "t", 9800.0, "USD", 14, 2, "Bob", NOW, 2)
+        await SqlPurchaseRepo(seeded).add(order.approve(3, "Olga", NOW).order(number, NOW, 1, None))
+    finally:
+        await seeded.close()
 
     copied = procurebot("db", "copy", "--to", database_url, DATABASE_URL=source)
     assert copied.returncode == 0, copied.stderr
@@ -35,6 +45,8 @@ async def test_copy_moves_every_table_into_an_empty_database_and_refuses_a_full_
                 material
             )
         assert await SqlInventoryRepo(after).all() == await SqlInventoryRepo(before).all()
+        assert await SqlPurchaseRepo(after).recent(5) == await SqlPurchaseRepo(before).recent(5)
+        assert await SqlPurchaseRepo(after).next_sequence(2026) == 2  # the copy counts on
         # new rows in the copy get ids after the copied ones
         later = PricePoint("copper", datetime.now(UTC), 1.0, "after-the-copy")
         assert await SqlPriceRepo(after).add([later]) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.chat.commands.purchasing import order_line
 from bot.chat.request import Command, Request
 from bot.formatting import Button, Reply, amount, cover_text, esc, moment
 from core.access import Permission
@@ -201,6 +202,8 @@ def booked_reply(booked: Booked, quantity: Quantity | None) -> Reply:
     if move.reference:
         what += f" ({esc(move.reference)})"
     text = f"<b>{esc(material.name)}</b>: {what}. {_cover_change(booked.before, booked.after)}"
+    if booked.order is not None:
+        text += "\n📦 " + order_line(booked.order)
     if booked.after.item.on_hand < 0:
         text += (
             "\nThe ledger now holds less than nothing: more was used than recorded. "
@@ -229,7 +232,7 @@ def confirm_reply(pending: ToConfirm, quantity: Quantity) -> Reply:
         facts += f", use {_quantity(status.daily_use, material)}/day"
     return Reply(
         f"<b>{esc(material.name)}</b>: {verb.lower()} {_quantity(pending.quantity, material)}"
-        f"{written}? {esc(pending.reason.capitalize())} ({facts}).\n"
+        f"{written}? {esc(pending.reason[:1].upper() + pending.reason[1:])} ({facts}).\n"
         "Nothing is booked until you confirm; this waits 10 minutes.",
         choices=(
             Button("✅ Confirm", f"/confirm {pending.action_id}"),
@@ -243,6 +246,7 @@ def undone_reply(undone: Undone) -> Reply:
     return Reply(
         f"Undone: move #{original.id}, <b>{esc(material.name)}</b> {DONE[original.kind]} "
         f"{_quantity(original.quantity, material)}. {_cover_change(undone.before, undone.after)}"
+        + ("" if undone.order is None else "\n📦 " + order_line(undone.order))
         + _alert_line(undone)
     )
 

@@ -60,6 +60,8 @@ ALERT_TYPES = (
     "PRICE_LEVEL",
     "DIGEST",
     "HELD_ALERTS",
+    "PO_OVERDUE",
+    "PURCHASE",
 )
 SEVERITIES = ("CRITICAL", "WARNING", "INFO")
 ROLES = ("viewer", "buyer", "approver", "admin")
@@ -69,7 +71,17 @@ WATCH_KINDS = ("above", "below", "move")
 DIRECTIONS = ("up", "down", "either")
 MOVE_KINDS = ("receive", "use", "count")
 SOURCES = ("telegram", "console", "import")
-PENDING_KINDS = ("move", "import")
+PENDING_KINDS = ("move", "import", "order", "reason", "cancel")
+PURCHASE_STATES = (
+    "requested",
+    "approved",
+    "ordered",
+    "partially_received",
+    "received",
+    "rejected",
+    "cancelled",
+)
+ADVICE = ("BUY NOW", "WAIT", "MONITOR")
 PENDING_STATES = ("pending", "done", "cancelled")
 
 
@@ -478,4 +490,56 @@ quiet_hours = sa.Table(
     sa.Column("zone", sa.Text, nullable=False),
     sa.Column("set_by", UserId),
     sa.Column("set_at", UtcDateTime, nullable=False),
+)
+
+# Purchase requests and the purchase orders they become (core/domain/purchasing.py): who asked,
+# who decided and who closed them, with the market price and the advice of the moment an order
+# was placed, which /report compares it with. Quantities in the material's unit, amounts in its
+# currency.
+purchases = sa.Table(
+    "purchases",
+    metadata,
+    sa.Column("id", RowId, primary_key=True),
+    _material(nullable=False),
+    sa.Column("vendor", sa.Text, nullable=False),
+    sa.Column("quantity", sa.Float, sa.CheckConstraint("quantity > 0"), nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("unit_price", sa.Float, sa.CheckConstraint("unit_price > 0"), nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column(
+        "delivery_days", sa.Integer, sa.CheckConstraint("delivery_days >= 0"), nullable=False
+    ),
+    sa.Column("state", sa.Text, _one_of("state", PURCHASE_STATES), nullable=False),
+    sa.Column("requested_by", UserId),
+    sa.Column("requested_by_name", sa.Text, nullable=False),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    # the chat it was requested in, where the requester is told the outcome
+    sa.Column("chat_id", UserId),
+    sa.Column("approved_by", UserId),
+    sa.Column("approved_by_name", sa.Text),
+    sa.Column("approved_at", UtcDateTime),
+    sa.Column("po_number", sa.Text, unique=True),
+    sa.Column("ordered_at", UtcDateTime),
+    sa.Column("expected", sa.Date),
+    sa.Column("market_price", sa.Float),
+    sa.Column("advice", sa.Text, _one_of("advice", ADVICE)),
+    sa.Column("received", sa.Float, sa.CheckConstraint("received >= 0"), nullable=False),
+    sa.Column("received_at", UtcDateTime),
+    # who rejected or cancelled it, when and why
+    sa.Column("closed_by", UserId),
+    sa.Column("closed_by_name", sa.Text),
+    sa.Column("closed_at", UtcDateTime),
+    sa.Column("reason", sa.Text),
+    sa.Column("reminded_at", UtcDateTime),
+    sa.Index("purchases_by_state", "state", "material"),
+    sa.Index("purchases_by_order_time", "ordered_at"),
+)
+
+# The last PO number given out in each year: taken and counted on in the transaction that
+# places the order, so that two approvals at once never get the same number.
+po_sequences = sa.Table(
+    "po_sequences",
+    metadata,
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("last", sa.Integer, sa.CheckConstraint("last > 0"), nullable=False),
 )

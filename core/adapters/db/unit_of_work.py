@@ -13,6 +13,7 @@ from core.adapters.db.repos.imports import SqlImportRepo
 from core.adapters.db.repos.outbox import SqlOutbox, SqlStateStore
 from core.adapters.db.repos.pending import SqlHandledUpdateRepo, SqlPendingActionRepo
 from core.adapters.db.repos.prices import SqlMaterialRepo, SqlPriceRepo
+from core.adapters.db.repos.purchases import SqlPurchaseRepo
 from core.adapters.db.repos.stock import SqlInventoryRepo, SqlStockMoveRepo
 from core.adapters.db.repos.vendors import SqlVendorRepo
 from core.adapters.db.repos.watches import SqlWatchRepo
@@ -38,6 +39,7 @@ class SqlUnitOfWork:
         self.pending = SqlPendingActionRepo(db)
         self.handled = SqlHandledUpdateRepo(db)
         self.imports = SqlImportRepo(db)
+        self.purchases = SqlPurchaseRepo(db)
         self._transaction: AbstractAsyncContextManager[AsyncConnection] | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:

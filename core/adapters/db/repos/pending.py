@@ -59,6 +59,23 @@ class SqlPendingActionRepo:
         )
         return None if row is None else _action(row)
 
+    async def waiting(
+        self, kind: PendingKind, user_id: int, chat_id: int, now: datetime
+    ) -> PendingAction | None:
+        row = await self._db.fetchone(
+            sa.select(pending_actions)
+            .where(
+                pending_actions.c.kind == kind.value,
+                pending_actions.c.user_id == user_id,
+                pending_actions.c.chat_id == chat_id,
+                pending_actions.c.state == PendingState.PENDING.value,
+                pending_actions.c.expires_at > now,
+            )
+            .order_by(pending_actions.c.id.desc())
+            .limit(1)
+        )
+        return None if row is None else _action(row)
+
     async def settle(self, action_id: int, state: PendingState, now: datetime) -> bool:
         async with self._db.transaction() as tx:
             result = await tx.execute(

@@ -429,7 +429,9 @@ def combine(
         quantile = np.full(h, np.nan)
     if not np.all(np.isfinite(quantile)):  # too little data for conformal: Gaussian
         quantile = np.full(h, 1.96)
-    half = quantile * sigma[-1] * root_steps
+    # Never narrower further ahead: each step's multiplier is estimated on its own, and the
+    # first day is scaled by the recent volatility alone (above the blend after a storm).
+    half = np.maximum.accumulate(quantile * sigma[-1] * root_steps)
     last = float(series.iloc[-1])
     yhat, lower, upper = (last * np.exp(change + d) for d in (0.0, -half, half))
     return ModelForecast(

@@ -185,6 +185,16 @@ def test_the_weighted_quantile_leans_on_the_heavy_rows() -> None:
     assert weighted_quantile(values, np.array([1.0, 1, 1, 7]), 0.5) == 4.0
 
 
+def test_after_a_sudden_storm_the_range_still_widens_further_ahead() -> None:
+    series = random_walk(1500, seed=4)
+    rng = np.random.default_rng(5)
+    series.iloc[-10:] = series.iloc[-11] * np.exp(np.cumsum(rng.normal(0, 0.06, 10)))
+    forecast = combine(series, flat_run(series, 7, ForecastConfig()), [])
+    widths = [hi - lo for lo, hi in zip(forecast.lower, forecast.upper, strict=True)]
+    # Day 1 is scaled by the recent volatility alone, later days by the calmer blend.
+    assert widths == sorted(widths)
+
+
 def test_ranges_are_calibrated_on_the_weeks_most_like_this_one() -> None:
     regimes = np.array([0.01, 0.05, 0.011, 0.04, 0.009, np.nan] * 50)
     rows = similar_rows(regimes, 0.0105, 0.5)

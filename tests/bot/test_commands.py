@@ -195,7 +195,7 @@ async def test_budget_prices_the_planned_use_with_its_range_and_a_chart(
     lines = reply.text.splitlines()
     assert lines[0] == (
         "<b>Next 90 days of copper</b>: 800 t to buy, expected 5.28 M USD, "
-        "95% range 4.41-6.32 M USD."
+        "95% range 4.42-6.30 M USD."
     )
     assert lines[1] == "Planned use: 10 t a day for 90 days = 900 t, less 100 t on hand."
     assert lines[2].startswith("<i>Priced at the last price, 6,599 USD/t on 24 Nov")

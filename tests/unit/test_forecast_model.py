@@ -14,6 +14,7 @@ from core.forecast_model import (
     backtest,
     combine,
     interval_score,
+    lowest_score_multiplier,
     money_saved_pct,
     naive_backtest,
     origin_rows,
@@ -183,6 +184,33 @@ def test_the_weighted_quantile_leans_on_the_heavy_rows() -> None:
     values = np.array([1.0, 2.0, 3.0, 4.0])
     assert weighted_quantile(values, np.ones(4), 0.5) == 2.0
     assert weighted_quantile(values, np.array([1.0, 1, 1, 7]), 0.5) == 4.0
+
+
+def test_the_multiplier_is_the_one_with_the_lowest_past_interval_score() -> None:
+    rng = np.random.default_rng(8)
+    scores = rng.standard_t(4, size=40)
+    weights = rng.uniform(0.5, 2.0, size=40)  # the volatility of each past row
+
+    def past_score(multiplier: float) -> float:
+        miss = np.maximum(np.abs(scores) - multiplier, 0.0)
+        return float(np.sum(weights * (2 * multiplier + 40 * miss)))
+
+    best = lowest_score_multiplier(scores, weights, 0.95)
+    others = np.r_[np.abs(scores), np.linspace(0.0, 2 * np.abs(scores).max(), 2001)]
+    assert past_score(best) <= min(past_score(q) for q in others) + 1e-9
+    # No finite-sample inflation: with 40 rows it would pick a wider multiplier, scoring worse.
+    inflated = weighted_quantile(np.abs(scores), weights, 0.95 * (1 + 1 / 40))
+    assert inflated > best and past_score(inflated) > past_score(best)
+
+
+def test_after_a_sudden_storm_the_range_still_widens_further_ahead() -> None:
+    series = random_walk(1500, seed=4)
+    rng = np.random.default_rng(5)
+    series.iloc[-10:] = series.iloc[-11] * np.exp(np.cumsum(rng.normal(0, 0.06, 10)))
+    forecast = combine(series, flat_run(series, 7, ForecastConfig()), [])
+    widths = [hi - lo for lo, hi in zip(forecast.lower, forecast.upper, strict=True)]
+    # Day 1 is scaled by the recent volatility alone, later days by the calmer blend.
+    assert widths == sorted(widths)
 
 
 def test_ranges_are_calibrated_on_the_weeks_most_like_this_one() -> None:

@@ -105,7 +105,7 @@ class OpenOrders:
             if purchase is None:
                 return None
             received = purchase.receive(move.quantity, move.at)
-            await self._save(uow, received, purchase)
+            await save_purchase(uow, received, purchase)
         log.info(
             "%s: %s %s received (move #%s), %s",
             received.po_number,
@@ -125,7 +125,7 @@ class OpenOrders:
             if purchase is None:
                 return None
             corrected = purchase.unreceive(move.quantity)
-            await self._save(uow, corrected, purchase)
+            await save_purchase(uow, corrected, purchase)
         return corrected
 
     async def _order_of(self, material: Material, reference: str | None) -> Purchase | None:
@@ -148,13 +148,15 @@ class OpenOrders:
             )
         return purchase
 
-    async def _save(self, uow: PurchasingWork, changed: Purchase, read: Purchase) -> None:
-        if not await uow.purchases.save(changed, read.state):
-            raise UserError(
-                f"{read.title} changed while this was being done: /orders shows where "
-                "it stands now."
-            )
-
 
 def _day(day: date | None) -> str:
     return "-" if day is None else f"{day.day} {day:%b}"
+
+
+async def save_purchase(uow: PurchasingWork, changed: Purchase, read: Purchase) -> None:
+    """Stores `changed` if the purchase is still in the state it was `read` in; otherwise
+    someone else changed it meanwhile (a second tap, another approver) and nothing is stored."""
+    if not await uow.purchases.save(changed, read.state):
+        raise UserError(
+            f"{read.title} changed while this was being done: /orders shows where it stands now."
+        )

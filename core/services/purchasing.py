@@ -71,6 +71,7 @@ from core.ports_purchasing import (
     QuoteSource,
     StockFigures,
 )
+from core.services.open_orders import save_purchase
 from core.wording import plural
 
 log = logging.getLogger(__name__)
@@ -387,7 +388,7 @@ class PurchasingService:
             may_decide(purchase, by.user_id, by.role)
             _still_waiting(purchase)
             ordered = await self._place(uow, purchase.approve(by.user_id, by.name, now), now)
-            await self._save(uow, ordered, purchase)
+            await save_purchase(uow, ordered, purchase)
             await self._tell_requester(
                 ordered,
                 f"Request #{ordered.id} approved: {ordered.po_number}",
@@ -444,7 +445,7 @@ class PurchasingService:
             may_decide(purchase, by.user_id, by.role)
             _still_waiting(purchase)
             rejected = purchase.reject(by.user_id, by.name, now, reason)
-            await self._save(uow, rejected, purchase)
+            await save_purchase(uow, rejected, purchase)
             if by.user_id is not None and by.chat_id is not None:
                 asked = await uow.pending.waiting(PendingKind.REASON, by.user_id, by.chat_id, now)
                 if asked is not None and asked.payload.get("purchase") == purchase.id:
@@ -482,7 +483,7 @@ class PurchasingService:
                     )
                 )
                 return CancelToConfirm(action.id, purchase)
-            await self._save(uow, cancelled, purchase)
+            await save_purchase(uow, cancelled, purchase)
             why = f": {cancelled.reason.rstrip('.')}." if cancelled.reason else "."
             if purchase.state is PurchaseState.REQUESTED:
                 await self._post_to_approvers(
@@ -666,13 +667,6 @@ class PurchasingService:
         if purchase is None:
             raise UserError(f"There is no purchase #{ref}. /orders lists them.")
         return purchase
-
-    async def _save(self, uow: PurchasingWork, changed: Purchase, read: Purchase) -> None:
-        if not await uow.purchases.save(changed, read.state):
-            raise UserError(
-                f"{read.title} changed while this was being done: /orders shows where "
-                "it stands now."
-            )
 
     async def _place(self, uow: PurchasingWork, approved: Purchase, now: datetime) -> Purchase:
         """The approved request as an order: its number, and the market and advice of now."""

@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from tests.fake_telegram import FakeBotApi
@@ -78,3 +78,14 @@ async def kill(process: asyncio.subprocess.Process) -> None:
     process.kill()
     await process.wait()
     assert process.returncode == -signal.SIGKILL
+
+
+async def until(
+    condition: Callable[[], Awaitable[bool]], what: str, patience: float = 90.0
+) -> None:
+    """Waits until `condition()` holds (the bot process did something), failing after
+    `patience` seconds (which only stops a broken test from hanging)."""
+    deadline = asyncio.get_running_loop().time() + patience
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, f"gave up waiting for {what}"
+        await asyncio.sleep(0.05)

@@ -16,10 +16,8 @@ exactly once: none lost across the outage, none repeated after either kill. (The
 the demo data raises at start go through the same outage and count the same way.)
 """
 
-import asyncio
 import dataclasses
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,13 +29,12 @@ from core.adapters.db.repos.outbox import SqlOutbox
 from core.adapters.db.repos.prices import SqlPriceRepo
 from core.adapters.db.repos.subscriptions import SqlSubscriptionRepo
 from core.models import Alert, AlertType, Channel, Delivery, DeliveryStatus, Subscription
-from tests.bot.process import kill, start_bot_process, stop
+from tests.bot.process import kill, start_bot_process, stop, until
 from tests.fake_telegram import Failure, FakeBotApi
 
 USERS = [5001, 5002, 5003, 5004]
 GROUP = -5100
 SLOW_CHAT = USERS[0]
-PATIENCE = 90.0  # seconds; only stops a broken test from hanging
 
 
 async def prepare(database: Path, feed: Path) -> float:
@@ -65,13 +62,6 @@ async def outbox_state(database: Path) -> tuple[list[Alert], list[Delivery]]:
         return await SqlAlertRepo(db).recent(100), await SqlOutbox(db).deliveries()
     finally:
         await db.close()
-
-
-async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + PATIENCE
-    while not await condition():
-        assert asyncio.get_running_loop().time() < deadline, f"gave up waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 def drops(alerts: list[Alert]) -> list[Alert]:

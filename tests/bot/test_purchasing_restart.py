@@ -10,9 +10,8 @@ in flight) and sends it: the group gets the post exactly once, with its buttons,
 approver can act on it.
 """
 
-import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -24,7 +23,7 @@ from core.adapters.db.repos.outbox import SqlStateStore
 from core.adapters.db.repos.purchases import SqlPurchaseRepo
 from core.adapters.db.schema import alerts, deliveries
 from core.domain.purchasing import APPROVAL_ROOM, PurchaseState
-from tests.bot.process import kill, start_bot_process, stop
+from tests.bot.process import kill, start_bot_process, stop, until
 from tests.fake_telegram import Failure, FakeBotApi
 
 BUYER = 6001
@@ -46,13 +45,6 @@ async def post_status(database: Path) -> str | None:
         return status
     finally:
         await db.close()
-
-
-async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + PATIENCE
-    while not await condition():
-        assert asyncio.get_running_loop().time() < deadline, f"gave up waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def test_a_request_stored_before_kill_9_is_posted_to_the_approval_group_once(

@@ -10,9 +10,7 @@ update (same update_id) again, finds it handled, books nothing, and answers what
 first time. The same holds for the Confirm button of a move that waited for confirmation.
 """
 
-import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.bootstrap import open_database
@@ -21,7 +19,7 @@ from core.adapters.db.engine import Database, sqlite_url
 from core.adapters.db.repos.pending import SqlHandledUpdateRepo
 from core.adapters.db.repos.stock import SqlStockMoveRepo
 from core.domain.stock import MoveKind, StockMove
-from tests.bot.process import kill, start_bot_process, stop
+from tests.bot.process import kill, start_bot_process, stop, until
 from tests.fake_telegram import Failure, FakeBotApi, Message
 
 BUYER = 6001
@@ -44,13 +42,6 @@ async def handled(database: Path, update_id: int) -> bool:
         return await SqlHandledUpdateRepo(db).reply(update_id) is not None
     finally:
         await db.close()
-
-
-async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + PATIENCE
-    while not await condition():
-        assert asyncio.get_running_loop().time() < deadline, f"gave up waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def test_a_use_booked_just_before_kill_9_is_booked_once_when_handed_out_again(

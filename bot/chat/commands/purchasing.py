@@ -29,7 +29,7 @@ from core.services.purchasing import (
     Requested,
     SuggestedOrder,
 )
-from core.wording import percent, plural
+from core.wording import percent, plural, quoted
 
 ORDER_USAGE = "/order MATERIAL"
 BUY_USAGE = '/buy MATERIAL QTY [from "VENDOR"] [at PRICE]'
@@ -39,7 +39,7 @@ REJECT_USAGE = "/reject N REASON"
 REPORT_USAGE = "/report [YYYY-MM]"
 NOT_SET_UP = "Purchasing is not set up here."
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
-_STARTS_A_NUMBER = re.compile(r"^[0-9.]")
+_STARTS_A_NUMBER = re.compile(r"^[-+]?[0-9.]")
 _SEVERITY_MARK = {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠"}
 
 
@@ -50,10 +50,16 @@ def _service(request: Request) -> PurchasingService:
     return service
 
 
-def _number(request: Request, usage: str) -> str:
-    """The purchase a command names: its number (12, #12) or its order number."""
+def _number(request: Request, usage: str, *, then_text: bool = False) -> str:
+    """The purchase a command names: its number (12, #12) or its order number; followed by
+    nothing else unless the command takes text after it (`then_text`: a reason)."""
     if not request.args:
         raise UserError(f"Which purchase? Usage: {usage} (the number /orders shows).")
+    if len(request.args) > 1 and not then_text:
+        raise UserError(
+            f"{usage.split()[0]} takes one purchase number, got "
+            f"'{quoted(' '.join(request.args))}'. Usage: {usage}"
+        )
     return request.args[0]
 
 
@@ -311,7 +317,7 @@ async def approve(request: Request) -> Reply:
 async def reject(request: Request) -> Reply:
     """/reject N REASON: rejects a request; without a reason (the Reject button), asks for it."""
     service = _service(request)
-    ref = _number(request, REJECT_USAGE)
+    ref = _number(request, REJECT_USAGE, then_text=True)
     caller = request.caller
     reason = " ".join(request.args[1:]).strip()
     catalog = request.services.catalog
@@ -339,7 +345,7 @@ async def reject(request: Request) -> Reply:
 async def cancel(request: Request) -> Reply:
     """/cancel N [reason]: cancels a waiting request, or (once confirmed) an open order."""
     service = _service(request)
-    ref = _number(request, "/cancel N [reason]")
+    ref = _number(request, "/cancel N [reason]", then_text=True)
     reason = " ".join(request.args[1:]).strip() or None
     if reason is not None and len(reason) > 300:
         raise UserError("A reason has at most 300 characters.")
@@ -474,8 +480,10 @@ async def report(request: Request) -> Reply:
 def _month(args: tuple[str, ...]) -> date:
     match = _MONTH.match(args[0]) if len(args) == 1 else None
     if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 2000:
-        shown = " ".join(args)[:40]
-        raise UserError(f"'{shown}' is not a month. Usage: {REPORT_USAGE}, e.g. /report 2026-11")
+        raise UserError(
+            f"'{quoted(' '.join(args))}' is not a month from 2000 on. Usage: {REPORT_USAGE}, "
+            "e.g. /report 2026-11"
+        )
     return date(int(match[1]), int(match[2]), 1)
 
 

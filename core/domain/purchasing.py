@@ -51,6 +51,8 @@ from core.models import Advice, Severity
 ORDER_REVIEW_DAYS = 7
 # The StateStore key of the approval room's chat id (empty: no room, approvers privately).
 APPROVAL_ROOM = "purchasing.approval_room"
+# who last set or closed the approval room, and when ("Olga, 26 Nov 2026 09:14 UTC")
+APPROVAL_ROOM_CHANGED = "purchasing.approval_room.changed"
 APPROVAL_REMIND_AFTER = timedelta(hours=24)
 # core.models.Role values: who may request and receive purchases, and who may decide on them.
 BUYING_ROLES = frozenset({"buyer", "approver", "admin"})

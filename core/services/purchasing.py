@@ -23,6 +23,7 @@ from core.domain.purchasing import (
     ADMIN_ROLE,
     APPROVAL_REMIND_AFTER,
     APPROVAL_ROOM,
+    APPROVAL_ROOM_CHANGED,
     BUYING_ROLES,
     OPEN_ORDER_STATES,
     ORDER_REVIEW_DAYS,
@@ -589,8 +590,13 @@ class PurchasingService:
 
     # --- /approvals here | off ------------------------------------------------------------
 
-    async def approval_room(self) -> int | None:
-        return _room(await self._uow().state.get(APPROVAL_ROOM))
+    async def approval_room(self) -> tuple[int | None, str | None]:
+        """The approval room (None: there is none), and who last set or closed it, when."""
+        state = self._uow().state
+        return _room(await state.get(APPROVAL_ROOM)), await state.get(APPROVAL_ROOM_CHANGED)
+
+    def _changed_by(self, by: Person) -> str:
+        return f"{by.name}, {self._clock.now():%d %b %Y %H:%M} UTC"
 
     async def set_approval_room(self, by: Person, chat_id: int | None, is_group: bool) -> None:
         """Makes this group the approval room (admins)."""
@@ -602,6 +608,7 @@ class PurchasingService:
             )
         async with self._uow() as uow:
             await uow.state.set(APPROVAL_ROOM, str(chat_id))
+            await uow.state.set(APPROVAL_ROOM_CHANGED, self._changed_by(by))
         log.info("Chat %s is the approval room, set by %s", chat_id, by.name)
 
     async def close_approval_room(self, by: Person) -> int | None:
@@ -611,6 +618,7 @@ class PurchasingService:
         async with self._uow() as uow:
             was = _room(await uow.state.get(APPROVAL_ROOM))
             await uow.state.set(APPROVAL_ROOM, "")
+            await uow.state.set(APPROVAL_ROOM_CHANGED, self._changed_by(by))
         log.info("No approval room any more (it was %s), by %s", was, by.name)
         return was
 

@@ -596,9 +596,10 @@ async def test_only_an_admin_in_a_group_makes_it_the_approval_room(world: FakePu
     with pytest.raises(UserError, match="/approvals here works in a group chat"):
         await service.set_approval_room(ADA, ADA.chat_id, is_group=False)
     await service.set_approval_room(ADA, -42, is_group=True)
-    assert await service.approval_room() == -42
+    room, changed = await service.approval_room()
+    assert room == -42 and changed is not None and changed.startswith(f"{ADA.name}, ")
     assert await service.close_approval_room(ADA) == -42
-    assert await service.approval_room() is None
+    assert (await service.approval_room())[0] is None
     requested = await service.request(ANN, COPPER, 100.0, "Acme Metals")
     assert requested.told == 3  # Olga, Paul and Ada privately
 

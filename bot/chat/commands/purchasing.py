@@ -292,13 +292,15 @@ async def approvals(request: Request) -> Reply:
         if was is None:
             return Reply("There was no approval room: requests go to each approver privately.")
         return Reply("No approval room any more: requests go to each approver privately.")
-    room = await service.approval_room()
+    room, changed = await service.approval_room()
     if room is None:
         now = "There is no approval room: requests go to each approver privately."
     elif caller.channel is not None and room == caller.chat_id:
         now = "This group is the approval room."
     else:
         now = f"The approval room is chat {room}."
+    if changed is not None:
+        now += f" (Last changed by {esc(changed)}.)"
     return Reply(f"{now} Usage: {APPROVALS_USAGE} (admins, in a group).")
 
 

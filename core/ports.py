@@ -151,16 +151,6 @@ class InboundOrders(Protocol):
         ...
 
 
-class NoOpenOrders:
-    """InboundOrders where the bot records no purchase orders: nothing is on its way."""
-
-    async def inbound(self, material: str, until: date) -> float:
-        return 0.0
-
-    async def arrivals(self, material: str) -> list[Inbound]:
-        return []
-
-
 class OrderReceipts(Protocol):
     """The purchase orders a receipt in the stock ledger may be booked against (purchasing
     keeps them). A receipt's reference names its order ('PO-2026-0001'); other references are

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from core.models import Role
 
@@ -32,3 +33,21 @@ class Actor:
 
 
 COMMAND_LINE = Actor(None, "command line", Role.ADMIN, Source.IMPORT)
+
+
+class Person(Protocol):
+    """Who acts, as far as a use case needs to know (an Actor is one): a Telegram user id
+    (None on the command line), a name to show, a role (a core.models.Role value) and the chat
+    they wrote in."""
+
+    @property
+    def user_id(self) -> int | None: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def chat_id(self) -> int | None: ...

@@ -21,6 +21,17 @@ class PendingKind(StrEnum):
     REASON = "reason"  # a rejection of a purchase request, waiting for its reason
     CANCEL = "cancel"  # a purchase order to be cancelled, once confirmed
 
+    @property
+    def by_whom(self) -> str:
+        """How its owner is named: purchasing's actions were asked for, the rest sent."""
+        purchasing = (PendingKind.ORDER, PendingKind.REASON, PendingKind.CANCEL)
+        return "asked for it" if self in purchasing else "sent it"
+
+    @property
+    def again(self) -> str:
+        """What to send again once it has expired."""
+        return "/order" if self is PendingKind.ORDER else "it"
+
 
 class PendingState(StrEnum):
     PENDING = "pending"

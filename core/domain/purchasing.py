@@ -107,23 +107,6 @@ class Quote(Protocol):
     def valid_until(self) -> date | None: ...
 
 
-class Person(Protocol):
-    """Who acts (core.domain.actors.Actor): a Telegram user id (None on the command line), a
-    name to show, a role (a core.models.Role value) and the chat they wrote in."""
-
-    @property
-    def user_id(self) -> int | None: ...
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def role(self) -> str: ...
-
-    @property
-    def chat_id(self) -> int | None: ...
-
-
 # --- How much, from whom, by when --------------------------------------------------------
 
 

@@ -188,7 +188,9 @@ class ImportService:
         its rows are stored)."""
         require(actor.role, Permission.RECORD, "Importing a file")
         uow = self._uow()  # reads only
-        action = await answerable(uow, actor, action_id, PendingKind.IMPORT, self._clock.now())
+        action = await answerable(
+            uow.pending, actor, action_id, PendingKind.IMPORT, self._clock.now()
+        )
         payload = action.payload
         facts = PlanFacts.from_json(payload["facts"])
         checked = Inspected((), payload["digest"], action.data or "", facts)
@@ -204,7 +206,9 @@ class ImportService:
         """Imports a prepared pending import in one unit of work: once, and only if it is
         still waiting."""
         async with self._uow() as uow:
-            await answerable(uow, actor, prepared.action_id, PendingKind.IMPORT, self._clock.now())
+            await answerable(
+                uow.pending, actor, prepared.action_id, PendingKind.IMPORT, self._clock.now()
+            )
             if not await uow.pending.settle(
                 prepared.action_id, PendingState.DONE, self._clock.now()
             ):

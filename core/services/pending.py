@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.domain.actors import Actor
+from core.domain.actors import Person
 from core.domain.pending import PendingAction, PendingKind, PendingState
 from core.errors import UserError
 from core.models import Role
-from core.ports import UnitOfWork
+from core.ports import PendingActionRepo
 
 
 async def answerable(
-    uow: UnitOfWork, actor: Actor, action_id: int, kind: PendingKind | None, now: datetime
+    pending: PendingActionRepo,
+    by: Person,
+    action_id: int,
+    kind: PendingKind | None,
+    now: datetime,
 ) -> PendingAction:
-    """The pending action `action_id` (of `kind`, if given) if `actor` may answer it now: it
+    """The pending action `action_id` (of `kind`, if given) if `by` may answer it now: it
     waits still, has not expired, and is theirs (or they are an admin)."""
-    action = await uow.pending.get(action_id)
+    action = await pending.get(action_id)
     if action is None or (kind is not None and action.kind is not kind):
         raise UserError(f"There is nothing waiting under number {action_id}.")
     if action.state is PendingState.DONE:
@@ -24,7 +28,8 @@ async def answerable(
     if action.state is PendingState.CANCELLED:
         raise UserError("That was cancelled; send it again if it is still wanted.")
     if action.expired(now):
-        raise UserError("That waited too long and has expired: send it again.")
-    if not (actor.same_person(action.user_id) or actor.role is Role.ADMIN):
-        raise UserError("Only the person who sent it or an admin may answer that.")
+        raise UserError(f"That waited too long and has expired: send {action.kind.again} again.")
+    mine = by.user_id is not None and by.user_id == action.user_id
+    if not (mine or by.role == Role.ADMIN):
+        raise UserError(f"Only the person who {action.kind.by_whom} or an admin may answer that.")
     return action

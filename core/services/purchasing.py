@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from core.alert_rules import amount, when
+from core.domain.actors import Person
 from core.domain.pending import PendingAction, PendingKind, PendingState
 from core.domain.purchasing import (
     ADMIN_ROLE,
@@ -32,7 +33,6 @@ from core.domain.purchasing import (
     Notice,
     NoticeKind,
     Overdue,
-    Person,
     Purchase,
     PurchaseState,
     Quote,
@@ -73,6 +73,7 @@ from core.ports_purchasing import (
     StockFigures,
 )
 from core.services.open_orders import save_purchase
+from core.services.pending import answerable
 from core.wording import plural
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ class PurchasingService:
         may_buy(by.role, "request purchases")
         now = self._clock.now()
         async with self._uow() as uow:
-            action = await _answerable(uow, by, action_id, PendingKind.ORDER, now)
+            action = await answerable(uow.pending, by, action_id, PendingKind.ORDER, now)
             if not await uow.pending.settle(action_id, PendingState.DONE, now):
                 raise UserError("That has been done already.")
             payload = action.payload
@@ -508,7 +509,7 @@ class PurchasingService:
         """Cancels the order a /cancel waited to confirm (its Cancel the order button)."""
         now = self._clock.now()
         async with self._uow() as uow:
-            action = await _answerable(uow, by, action_id, PendingKind.CANCEL, now)
+            action = await answerable(uow.pending, by, action_id, PendingKind.CANCEL, now)
             if not await uow.pending.settle(action_id, PendingState.DONE, now):
                 raise UserError("That has been done already.")
             reason = action.payload.get("reason")
@@ -766,27 +767,6 @@ def overdue_alert(late: Overdue, material: Material, now: datetime) -> Alert:
             todo,
         ),
     )
-
-
-async def _answerable(
-    uow: PurchasingWork, by: Person, action_id: int, kind: PendingKind, now: datetime
-) -> PendingAction:
-    """The pending action `action_id` of `kind` if `by` may answer it now (as
-    core/services/pending.py decides for moves)."""
-    action = await uow.pending.get(action_id)
-    if action is None or action.kind is not kind:
-        raise UserError(f"There is nothing waiting under number {action_id}.")
-    if action.state is PendingState.DONE:
-        raise UserError("That has been done already.")
-    if action.state is PendingState.CANCELLED:
-        raise UserError("That was cancelled; send it again if it is still wanted.")
-    if action.expired(now):
-        again = "/order" if kind is PendingKind.ORDER else "it"
-        raise UserError(f"That waited too long and has expired: send {again} again.")
-    mine = by.user_id is not None and by.user_id == action.user_id
-    if not (mine or by.role == ADMIN_ROLE):
-        raise UserError("Only the person who asked for it or an admin may answer that.")
-    return action
 
 
 def _still_waiting(purchase: Purchase) -> None:

@@ -144,7 +144,9 @@ class StockLedger:
         """Books a move kept for confirmation; its owner or an admin may, once, in time."""
         require(actor.role, Permission.RECORD, "/confirm")
         async with self._uow() as uow:
-            action = await answerable(uow, actor, action_id, PendingKind.MOVE, self._clock.now())
+            action = await answerable(
+                uow.pending, actor, action_id, PendingKind.MOVE, self._clock.now()
+            )
             if not await uow.pending.settle(action_id, PendingState.DONE, self._clock.now()):
                 raise UserError(f"Move {action_id} has been answered already.")
             payload = action.payload
@@ -163,7 +165,7 @@ class StockLedger:
         """Cancels a pending action (a move to confirm, a file to import)."""
         require(actor.role, Permission.RECORD, "/discard")
         async with self._uow() as uow:
-            action = await answerable(uow, actor, action_id, None, self._clock.now())
+            action = await answerable(uow.pending, actor, action_id, None, self._clock.now())
             if not await uow.pending.settle(action_id, PendingState.CANCELLED, self._clock.now()):
                 raise UserError("That has been answered already.")
             return action

@@ -78,3 +78,12 @@ def buyer(telegram_api: FakeBotApi) -> FakeUser:
 @pytest.fixture
 def stranger(telegram_api: FakeBotApi) -> FakeUser:
     return telegram_api.user(STRANGER_ID, "Eve")
+
+
+@pytest.fixture
+def feed(tmp_path: Path) -> Path:
+    """An empty CSV price feed (its header only) for a bot run with `price_source=csv:PATH`;
+    a test appends rows to it."""
+    path = tmp_path / "prices.csv"
+    path.write_text("timestamp,material,price\n", encoding="utf-8")
+    return path

@@ -16,13 +16,6 @@ from tests.fakes import NOW
 
 
 @pytest.fixture
-def feed(tmp_path: Path) -> Path:
-    path = tmp_path / "prices.csv"
-    path.write_text("timestamp,material,price\n", encoding="utf-8")
-    return path
-
-
-@pytest.fixture
 async def bot(
     telegram_api: FakeBotApi,
     database: Path,

@@ -17,15 +17,7 @@ from tests.conftest import png_size
 from tests.fake_telegram import FakeBotApi, FakeUser
 from tests.fakes import COPPER_DROP, NOW, FakeClock
 
-HEADER = "timestamp,material,price\n"
 OTHER_BUYER = 4004
-
-
-@pytest.fixture
-def feed(tmp_path: Path) -> Path:
-    path = tmp_path / "prices.csv"
-    path.write_text(HEADER)
-    return path
 
 
 @pytest.fixture

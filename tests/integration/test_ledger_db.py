@@ -7,11 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from bot.bootstrap import build_services
 from bot.settings import load_settings
-from core.adapters.db import migrate
 from core.adapters.db.engine import Database
 from core.adapters.db.repos.access import SqlInviteRepo, SqlUserRepo
 from core.adapters.db.repos.outbox import SqlOutbox
@@ -27,6 +25,7 @@ from core.domain.stock import MoveKind, NewMove
 from core.models import Channel, Invite, Role, Subscription
 from core.services.stock import Booked
 from tests.fakes import ALUMINIUM, COPPER, NOW, FakeClock, stock_item
+from tests.legacy import database_at
 
 BOB = Actor(2, "Bob", Role.BUYER, Source.TELEGRAM, chat_id=2)
 
@@ -137,19 +136,6 @@ async def test_when_the_alert_fails_the_move_is_rolled_back_with_it(
     assert (await services.inventory.status(ALUMINIUM)).item.on_hand == 300
 
 
-async def _database_at(url: str, revision: str) -> Database:
-    db = await Database.open(url, migrate=False)
-    async with db.engine.connect() as connection:
-
-        def upgrade(sync: sa.Connection) -> None:
-            sync.commit()
-            command.upgrade(migrate._config(sync), revision)
-            sync.commit()
-
-        await (await connection.execution_options(write=True)).run_sync(upgrade)
-    return db
-
-
 OLD = sa.MetaData()
 OLD_INVENTORY = sa.Table(
     "inventory",
@@ -179,7 +165,7 @@ OLD_USERS = sa.Table(
 async def test_the_ledger_starts_from_the_stock_on_hand_and_keeps_the_recorded_use(
     database_url: str,
 ) -> None:
-    old = await _database_at(database_url, "0002")
+    old = await database_at(database_url, "0002")
     try:
         await SqlMaterialRepo(old).upsert(COPPER)
         async with old.transaction() as tx:

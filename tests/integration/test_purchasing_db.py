@@ -8,11 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from bot.bootstrap import build_services
 from bot.settings import load_settings
-from core.adapters.db import migrate
 from core.adapters.db.engine import Database
 from core.adapters.db.repos.alerts import ALERT_COLUMNS, SqlAlertRepo, alert_from_row
 from core.adapters.db.repos.outbox import SqlOutbox, SqlStateStore
@@ -32,6 +30,7 @@ from core.models import Advice, Alert, AlertType, PricePoint, Role, Severity
 from core.services import Services
 from core.services.stock import Booked, ToConfirm
 from tests.fakes import ALUMINIUM, COPPER, NOW, FakeClock, quote, stock_item
+from tests.legacy import database_at
 
 BOB = Actor(2, "Bob", Role.BUYER, Source.TELEGRAM, chat_id=2)
 OLGA = Actor(30, "Olga", Role.APPROVER, Source.TELEGRAM, chat_id=-100)
@@ -268,23 +267,10 @@ async def test_an_order_arriving_in_time_keeps_low_stock_from_alerting(db: Datab
 # --- the migration ---------------------------------------------------------------------------
 
 
-async def _database_at(url: str, revision: str) -> Database:
-    db = await Database.open(url, migrate=False)
-    async with db.engine.connect() as connection:
-
-        def upgrade(sync: sa.Connection) -> None:
-            sync.commit()
-            command.upgrade(migrate._config(sync), revision)
-            sync.commit()
-
-        await (await connection.execution_options(write=True)).run_sync(upgrade)
-    return db
-
-
 async def test_the_migration_keeps_alerts_and_pending_actions_and_takes_the_new_kinds(
     database_url: str,
 ) -> None:
-    db = await _database_at(database_url, "0005")
+    db = await database_at(database_url, "0005")
     try:
         await SqlMaterialRepo(db).upsert(COPPER)
         old_alert = Alert(

@@ -7,10 +7,8 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from bot.bootstrap import unit_of_work
-from core.adapters.db import migrate
 from core.adapters.db.engine import Database
 from core.adapters.db.repos.alerts import SqlAlertRepo
 from core.adapters.db.repos.digests import SqlDigestRepo, SqlQuietHoursRepo
@@ -38,6 +36,7 @@ from core.models import (
 from core.prices import PriceService
 from core.quiet_hours import QuietHoursService
 from tests.fakes import COPPER, COPPER_DROP, NOW, STEEL, FakeClock
+from tests.legacy import database_at
 
 CHAT = "-100123"
 BERLIN = find_zone("Europe/Berlin")
@@ -56,28 +55,19 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 async def test_the_migration_keeps_every_alert_and_delivery_and_widens_their_checks(
     database_url: str,
 ) -> None:
-    db = await Database.open(database_url, migrate=False)
-    async with db.engine.connect() as connection:
-        connection = await connection.execution_options(write=True)
-
-        def at_0002_with_an_alert(sync: sa.Connection) -> None:
-            sync.commit()
-            command.upgrade(migrate._config(sync), "0002")
-            sync.commit()
-            for statement in (
-                "INSERT INTO materials (key, name, unit, currency, aliases, position) "
-                "VALUES ('copper', 'Copper', 't', 'USD', '[]', 1)",
-                "INSERT INTO alerts (id, type, severity, material, message, created_at, "
-                "dedup_key) VALUES (41, 'PRICE_DROP', 'WARNING', 'copper', 'Copper fell', "
-                "'2026-11-24T12:00:00Z', 'PRICE_DROP:copper')",
-                "INSERT INTO deliveries (alert_id, channel, address, status, attempts, "
-                "next_attempt_at, detail) VALUES (41, 'telegram', '5', 'pending', 0, "
-                "'2026-11-24T12:00:00Z', '')",
-            ):
-                sync.exec_driver_sql(statement)
-            sync.commit()
-
-        await connection.run_sync(at_0002_with_an_alert)
+    db = await database_at(database_url, "0002")
+    async with db.transaction() as tx:
+        for statement in (
+            "INSERT INTO materials (key, name, unit, currency, aliases, position) "
+            "VALUES ('copper', 'Copper', 't', 'USD', '[]', 1)",
+            "INSERT INTO alerts (id, type, severity, material, message, created_at, "
+            "dedup_key) VALUES (41, 'PRICE_DROP', 'WARNING', 'copper', 'Copper fell', "
+            "'2026-11-24T12:00:00Z', 'PRICE_DROP:copper')",
+            "INSERT INTO deliveries (alert_id, channel, address, status, attempts, "
+            "next_attempt_at, detail) VALUES (41, 'telegram', '5', 'pending', 0, "
+            "'2026-11-24T12:00:00Z', '')",
+        ):
+            await tx.exec_driver_sql(statement)
     await db.close()
 
     db = await Database.open(database_url)  # up to the head

@@ -159,10 +159,6 @@ class ModelForecast:
     calibration_runs: int
     past_errors: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def expected_change(self) -> float:
-        return self.yhat[-1] / self.last_price - 1.0
-
 
 def clean_history(history: pd.Series) -> pd.Series:
     """Sorted, one positive finite price per day (the last one wins)."""
